@@ -1,0 +1,236 @@
+"""The judge job on Ray Data: read -> adapt -> validate/prompt -> judge actor pool -> parse/merge -> write.
+
+Rows stream through; nothing is collected on the driver except the ids of duplicated rows and
+per-batch statistics. The input is read up to three times (an id pass to find duplicates, a
+quarantine pass, the judging pass) because re-reading and re-adapting is far cheaper than holding
+millions of prompts in the object store, and the engine stage (by far the most expensive) runs once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+from ray.data import ActorPoolStrategy
+
+from judgelm_ray import cluster, stages, storage
+from judgelm_ray.engines import load_engine
+from judgelm_ray.engines.base import GenerationParams
+from judgelm_ray.manifest import build_manifest, utc_now
+from judgelm_ray.spec import JobSpec, JudgeSpec
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    output: str
+
+    @property
+    def judgments(self) -> str:
+        return storage.join(self.output, "judgments")
+
+    @property
+    def quarantine(self) -> str:
+        return storage.join(self.output, "quarantine")
+
+    @property
+    def manifest(self) -> str:
+        return storage.join(self.output, "manifest.json")
+
+
+def generation_params(judge: JudgeSpec) -> GenerationParams:
+    # Fast mode stops at the end of the score line, as JudgeLM's --if-fast-eval does.
+    return GenerationParams(
+        temperature=judge.sampling.temperature,
+        top_p=judge.sampling.top_p,
+        max_tokens=judge.sampling.max_tokens,
+        seed=judge.sampling.seed,
+        stop=("\n",) if judge.fast else (),
+    )
+
+
+class JudgeActor:
+    """The one stateful stage: holds an engine (one GPU, or `tensor_parallel_size` GPUs) for its lifetime."""
+
+    def __init__(self, judge: JudgeSpec, seed: int):
+        self.engine = load_engine(
+            judge.engine,
+            judge.model,
+            dtype=judge.dtype,
+            max_model_len=judge.max_model_len,
+            tensor_parallel_size=judge.tensor_parallel_size,
+            seed=seed,
+        )
+        self.params = generation_params(judge)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        forward = batch.column("prompt_forward").to_pylist()
+        swapped = batch.column("prompt_swapped").to_pylist()
+        # Both orders of a row go to the engine in one call so they share its batching.
+        swapped_at = [i for i, p in enumerate(swapped) if p is not None]
+        generations = self.engine.generate(forward + [swapped[i] for i in swapped_at], self.params)
+        n = len(forward)
+        texts_swapped: list[str | None] = [None] * n
+        tokens_swapped: list[int | None] = [None] * n
+        for i, generation in zip(swapped_at, generations[n:]):
+            texts_swapped[i] = generation.text
+            tokens_swapped[i] = generation.completion_tokens
+        columns = {
+            "judge_text_forward": [g.text for g in generations[:n]],
+            "judge_text_swapped": texts_swapped,
+            "completion_tokens_forward": [g.completion_tokens for g in generations[:n]],
+            "completion_tokens_swapped": tokens_swapped,
+        }
+        for name, type_ in stages.GENERATION_FIELDS:
+            batch = batch.append_column(pa.field(name, type_), pa.array(columns[name], type=type_))
+        return batch
+
+
+def read_canonical(spec: JobSpec) -> tuple[ray.data.Dataset, list[str]]:
+    """Input files -> a dataset of canonical rows (one per input record, broken ones included)."""
+    fs, files = storage.list_input_files(spec.input.path)
+    raw = ray.data.read_binary_files(files, include_paths=True, filesystem=fs)
+    canonical = raw.map_batches(
+        stages.adapt_files,
+        batch_format="pyarrow",
+        batch_size=1,
+        fn_kwargs={"fmt": spec.input.format, "fields": spec.input.fields, "root": storage.common_root(files)},
+    )
+    return canonical, files
+
+
+def find_duplicates(ids: ray.data.Dataset, files: list[str]) -> dict[str, tuple[str, int]]:
+    """First (source, row) of every id that occurs more than once; later occurrences are quarantined."""
+    counts = ids.groupby("id").count()
+    repeated = counts.map_batches(lambda t: t.filter(pc.greater(t["count()"], 1)), batch_format="pyarrow")
+    duplicated = pa.array([r["id"] for r in repeated.take_all()], type=pa.string())
+    if len(duplicated) == 0:
+        return {}
+    occurrences = ids.map_batches(lambda t: t.filter(pc.is_in(t["id"], value_set=duplicated)), batch_format="pyarrow")
+    file_order = {path: i for i, path in enumerate(files)}
+    first: dict[str, tuple[str, int]] = {}
+    for r in sorted(occurrences.take_all(), key=lambda r: (file_order.get(r["source"], len(files)), r["source"], r["row"])):
+        first.setdefault(r["id"], (r["source"], r["row"]))
+    return first
+
+
+def _keep_quarantined(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.is_valid(batch.column("quarantine_reason")))
+
+
+def _keep_valid(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.is_null(batch.column("quarantine_reason")))
+
+
+def _sum_stats(judgments_path: str) -> dict:
+    totals = {"judged": 0, "parse_failures": 0, "both_orders": 0, "consistent": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    if storage.parquet_row_count(judgments_path) == 0:
+        return totals
+    fs, inner = storage.filesystem_for(judgments_path)
+    partials = ray.data.read_parquet(inner, filesystem=fs).map_batches(stages.judgment_stats, batch_format="pyarrow")
+    for partial in partials.take_all():
+        for key in totals:
+            totals[key] += partial[key]
+    return totals
+
+
+def resolve_model_path(judge: JudgeSpec) -> JudgeSpec:
+    """Make a local model folder absolute: Ray workers do not run in the driver's directory."""
+    if not storage.is_remote(judge.model) and os.path.isdir(judge.model):
+        return judge.model_copy(update={"model": os.path.abspath(judge.model)})
+    return judge
+
+
+def run_judge(spec: JobSpec) -> dict:
+    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json)."""
+    started, clock = utc_now(), time.monotonic()
+    paths = RunPaths(spec.output)
+    judge = resolve_model_path(spec.judge)
+    started_local_ray = cluster.connect()
+    if started_local_ray:
+        cluster.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
+    storage.remove_tree(paths.judgments)
+    storage.remove_tree(paths.quarantine)
+
+    canonical, files = read_canonical(spec)
+    ids = canonical.select_columns(["id", "source", "row"]).materialize()
+    rows_read = ids.count()
+    first_seen = find_duplicates(ids, files)
+    prepared = canonical.map_batches(
+        stages.prepare_rows, batch_format="pyarrow", fn_kwargs={"judge": judge, "first_seen": first_seen}
+    )
+
+    fs, quarantine_dir = storage.filesystem_for(paths.quarantine)
+    prepared.map_batches(_keep_quarantined, batch_format="pyarrow").map_batches(
+        stages.quarantine_rows, batch_format="pyarrow"
+    ).write_parquet(quarantine_dir, filesystem=fs)
+
+    judge_clock = time.monotonic()
+    pool = judge.pool
+    fs, judgments_dir = storage.filesystem_for(paths.judgments)
+    prepared.map_batches(_keep_valid, batch_format="pyarrow").map_batches(
+        JudgeActor,
+        fn_constructor_kwargs={"judge": judge, "seed": spec.seed},
+        compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+        batch_size=pool.batch_size,
+        batch_format="pyarrow",
+        num_gpus=pool.gpus_per_actor,
+        num_cpus=pool.cpus_per_actor,
+        accelerator_type=pool.accelerator_type,
+    ).map_batches(stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge}).write_parquet(
+        judgments_dir, filesystem=fs
+    )
+    judge_seconds = time.monotonic() - judge_clock
+
+    totals = _sum_stats(paths.judgments)
+    quarantined = storage.parquet_row_count(paths.quarantine)
+    counts = {
+        "read": rows_read,
+        "judged": totals["judged"],
+        "quarantined": quarantined,
+        "parse_failures": totals["parse_failures"],
+    }
+    stats = {
+        "consistency": totals["consistent"] / totals["both_orders"] if totals["both_orders"] else None,
+        "judge_seconds": round(judge_seconds, 3),
+        "total_seconds": round(time.monotonic() - clock, 3),
+        "rows_per_second": totals["judged"] / judge_seconds if judge_seconds else None,
+        "prompt_tokens": totals["prompt_tokens"],
+        "completion_tokens": totals["completion_tokens"],
+        "tokens_per_second": (totals["prompt_tokens"] + totals["completion_tokens"]) / judge_seconds
+        if judge_seconds
+        else None,
+        "generated_tokens_per_second": totals["completion_tokens"] / judge_seconds if judge_seconds else None,
+    }
+    # Every row read must be accounted for; a mismatch is a bug, never silently accepted.
+    status = "succeeded" if counts["read"] == counts["judged"] + counts["quarantined"] else "counts_mismatch"
+    manifest = build_manifest(spec, started, utc_now(), counts, stats, status)
+    manifest["outputs"] = {"judgments": paths.judgments, "quarantine": paths.quarantine}
+    storage.write_json(paths.manifest, manifest)
+    return manifest
+
+
+def format_summary(manifest: dict) -> str:
+    """The table printed at the end of a run."""
+    counts, stats = manifest["counts"], manifest["stats"]
+
+    def number(value, fmt: str = "{:,}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    lines = [
+        ("rows read", number(counts["read"])),
+        ("judged", number(counts["judged"])),
+        ("quarantined", number(counts["quarantined"])),
+        ("parse failures", number(counts["parse_failures"])),
+        ("consistency (both orders)", number(stats["consistency"], "{:.3f}")),
+        ("rows/s", number(stats["rows_per_second"], "{:.2f}")),
+        ("tokens/s (prompt+generated)", number(stats["tokens_per_second"], "{:.1f}")),
+        ("generated tokens/s", number(stats["generated_tokens_per_second"], "{:.1f}")),
+        ("status", manifest["status"]),
+        ("output", manifest["outputs"]["judgments"]),
+    ]
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)

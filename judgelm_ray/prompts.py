@@ -1,0 +1,129 @@
+"""JudgeLM judge prompts, byte-identical to baaivision/JudgeLM.
+
+The strings below are copied verbatim from JudgeLM's `judgelm/llm_judge/common.py`
+(`conv_judge_multi*`); a fine-tuned judge is only reliable on the exact prompt it was
+trained on, so do not "tidy" them. The assembly (system + '\\n' + template + appendix)
+and the N-answer rewrite follow `gen_model_judgement*.py`.
+"""
+
+SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
+
+INSTRUCTION = (
+    "We would like to request your feedback on the performance of two AI assistants in response "
+    "to the user question displayed above.\n"
+    "Please rate the helpfulness, relevance, accuracy, level of details of their responses. Each "
+    "assistant receives an overall score on a scale of 1 to 10, where a higher score indicates "
+    "better overall performance.\n"
+    "Please first output a single line containing only two values indicating the scores for "
+    "Assistant 1 and 2, respectively. The two scores are separated by a space. In the subsequent "
+    "line, please provide a comprehensive explanation of your evaluation, avoiding any potential "
+    "bias and ensuring that the order in which the responses were presented does not affect your "
+    "judgment."
+)
+
+# Upstream's multi templates; with answer_more="" they are exactly the pair templates.
+TEMPLATE = (
+    "[Question]\n{question}\n\n"
+    "[The Start of Assistant 1's Answer]\n{answer_1}\n\n[The End of Assistant 1's Answer]\n\n"
+    "[The Start of Assistant 2's Answer]\n{answer_2}\n\n[The End of Assistant 2's Answer]\n\n"
+    "{answer_more}[System]\n{prompt}\n\n"
+)
+TEMPLATE_W_REFERENCE = (
+    "[Question]\n{question}\n\n[Reference Answer]\n{reference}\n\n"
+    "[The Start of Assistant 1's Answer]\n{answer_1}\n\n[The End of Assistant 1's Answer]\n\n"
+    "[The Start of Assistant 2's Answer]\n{answer_2}\n\n[The End of Assistant 2's Answer]\n\n"
+    "{answer_more}[System]\n{prompt}\n\n"
+)
+ANSWER_FORMAT = (
+    "[The Start of Assistant {answer_id}'s Answer]\n{answer}\n\n"
+    "[The End of Assistant {answer_id}'s Answer]\n\n"
+)
+
+APPENDIX = "### Response:"
+# Single-answer grading pre-fills the judge's first score (the reference, shown as
+# Assistant 1) with 10; the parser must prepend it to the generated text.
+SINGLE_SCORE_PREFIX = "10"
+
+MAX_ANSWERS = 19
+_NUM_WORDS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+)
+MODES = ("pairwise", "multi", "single")
+
+
+def _instruction(n_answers: int) -> str:
+    """The instruction paragraph rewritten for n answers, as gen_model_judgement_multi.py does.
+
+    Upstream runs these replacements over the whole assembled prompt, which would also rewrite
+    matching user text; applying them to the instruction alone gives the same bytes otherwise.
+    """
+    if n_answers == 2:
+        return INSTRUCTION
+    word = _NUM_WORDS[n_answers - 1]
+    ids = ", ".join(str(i) for i in range(1, n_answers))
+    return (
+        INSTRUCTION.replace("of two AI assistants", f"of {word} AI assistants")
+        .replace("only two values indicating ", f"only {word} values indicating ")
+        .replace("for Assistant 1 and 2", f"for Assistant {ids} and {n_answers}")
+        .replace("The two scores are", f"The {word} scores are")
+    )
+
+
+def _assemble(
+    question: str, answers: list[str], reference: str | None, use_reference: bool, appendix: str
+) -> str:
+    # Answers 3..N go right before "[System]", built directly rather than found in the text.
+    answer_more = "".join(
+        ANSWER_FORMAT.format(answer_id=i, answer=answer) for i, answer in enumerate(answers[2:], 3)
+    )
+    fields = dict(
+        question=question,
+        answer_1=answers[0],
+        answer_2=answers[1],
+        answer_more=answer_more,
+        prompt=_instruction(len(answers)),
+    )
+    if use_reference:
+        body = TEMPLATE_W_REFERENCE.format(reference=reference, **fields)
+    else:
+        body = TEMPLATE.format(**fields)
+    return SYSTEM + "\n" + body + appendix
+
+
+def _require_reference(reference: str | None, why: str) -> str:
+    if not isinstance(reference, str):
+        raise ValueError(f"{why} needs a reference answer (str), got {type(reference).__name__}")
+    return reference
+
+
+def build_prompt(
+    question: str, answers: list[str], reference: str | None, mode: str, use_reference: bool
+) -> str:
+    """The exact JudgeLM prompt for one judging request.
+
+    - "pairwise": 2 answers.
+    - "multi": 2..MAX_ANSWERS answers (2 gives the pairwise prompt).
+    - "single": 1 answer graded against `reference`, which is shown as Assistant 1 and whose
+      score the appendix pre-fills with SINGLE_SCORE_PREFIX; `use_reference` also adds the
+      [Reference Answer] block.
+    """
+    n = len(answers)
+    if mode == "pairwise":
+        if n != 2:
+            raise ValueError(f"pairwise mode needs exactly 2 answers, got {n}")
+    elif mode == "multi":
+        if not 2 <= n <= MAX_ANSWERS:
+            raise ValueError(f"multi mode needs 2..{MAX_ANSWERS} answers, got {n}")
+    elif mode == "single":
+        if n != 1:
+            raise ValueError(f"single mode needs exactly 1 answer, got {n}")
+        ref = _require_reference(reference, "single mode")
+        return _assemble(
+            question, [ref, answers[0]], ref, use_reference, APPENDIX + SINGLE_SCORE_PREFIX
+        )
+    else:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    if use_reference:
+        _require_reference(reference, "use_reference=True")
+    return _assemble(question, answers, reference, use_reference, APPENDIX)

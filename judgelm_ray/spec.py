@@ -1,0 +1,267 @@
+"""Job spec: the YAML file that describes one reproducible judging run.
+
+`load_spec` reads the YAML, applies command-line overrides, validates it against
+the models below and returns a fully resolved, immutable `JobSpec`.
+`fingerprint` hashes the resolved spec so two runs can be compared for equality
+no matter how their YAML was written (key order, comments, defaults spelled out).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
+
+CanonicalKey = Literal["id", "question", "answers", "reference", "gold_verdict", "gold_scores"]
+
+
+def _one_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Collapse pydantic's one-error-per-union-branch output into a single readable line.
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError("expected a non-empty source key or a non-empty list of them") from None
+
+
+SourceKey = Annotated[str, Field(min_length=1)]
+SourceKeys = Annotated[SourceKey | Annotated[list[SourceKey], Field(min_length=1)], WrapValidator(_one_error)]
+
+
+class _Spec(BaseModel):
+    # strict: a quoted "4" or `true` must not silently become an int in a reproducible run.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class InputSpec(_Spec):
+    path: str = Field(min_length=1)
+    format: Literal["canonical", "judgelm", "pandalm", "llmbar"] = "canonical"
+    fields: dict[CanonicalKey, SourceKeys] = Field(default_factory=dict)
+
+
+class SamplingSpec(_Spec):
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1)
+    seed: int | None = None
+
+
+class PoolSpec(_Spec):
+    min_actors: int = Field(1, ge=1)
+    max_actors: int = Field(1, ge=1)
+    gpus_per_actor: float = Field(1.0, ge=0)
+    cpus_per_actor: float = Field(1.0, gt=0)
+    accelerator_type: str | None = None
+    batch_size: int = Field(32, ge=1)
+
+    @field_validator("max_actors")
+    @classmethod
+    def _max_ge_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_actors")
+        if low is not None and value < low:
+            raise ValueError(f"must be >= min_actors ({low}), got {value}")
+        return value
+
+
+class JudgeSpec(_Spec):
+    model: str = Field(min_length=1)
+    engine: Literal["vllm", "hf"] = "vllm"
+    mode: Literal["pairwise", "single", "multi"] = "pairwise"
+    reference: Literal["auto", "always", "never"] = "auto"
+    swap: bool = False
+    fast: bool = False
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    max_model_len: int | None = Field(None, ge=16)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    tensor_parallel_size: int = Field(1, ge=1)
+    pool: PoolSpec = Field(default_factory=PoolSpec)
+    parse: Literal["judgelm", "lenient"] = "judgelm"
+
+    # Cross-field checks are field validators on the later field (fields validate in
+    # declaration order) so the error points at the offending key, not at `judge`.
+    @field_validator("swap")
+    @classmethod
+    def _swap_needs_two_answers(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("mode") == "single":
+            raise ValueError("cannot be true with mode 'single': swapping needs two or more answers to reorder")
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_fits_tp(cls, pool: PoolSpec, info: ValidationInfo) -> PoolSpec:
+        tp = info.data.get("tensor_parallel_size")
+        # gpus_per_actor == 0 is a CPU-only actor, where tensor parallelism needs no GPUs.
+        if tp is not None and 0 < pool.gpus_per_actor < tp:
+            raise ValueError(
+                f"pool.gpus_per_actor ({pool.gpus_per_actor:g}) must be >= tensor_parallel_size ({tp}):"
+                " each actor holds all tensor-parallel shards of one model"
+            )
+        return pool
+
+
+class JobSpec(_Spec):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    input: InputSpec
+    judge: JudgeSpec
+    # Placeholders so specs written for later versions fail loudly instead of being ignored.
+    train: None = None
+    evaluate: None = None
+    output: str = Field("runs/{name}", min_length=1, validate_default=True)  # so the default expands too
+
+    @field_validator("train", "evaluate", mode="before")
+    @classmethod
+    def _reserved(cls, value: Any, info: ValidationInfo) -> None:
+        if value is not None:
+            purpose = {"train": "fine-tuning", "evaluate": "evaluation"}[info.field_name]
+            raise ValueError(f"not supported yet by this version (reserved for {purpose})")
+        return None
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_path_step(cls, value: str) -> str:
+        # The name becomes a path component; "." and ".." would escape the run folder.
+        if set(value) == {"."}:
+            raise ValueError("must not consist only of dots")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _expand_name(cls, value: str, info: ValidationInfo) -> str:
+        # Expanding during validation keeps dump_yaml -> load_spec a fixed point.
+        name = info.data.get("name")
+        return value.replace("{name}", name) if name is not None else value
+
+
+class SpecError(ValueError):
+    """Invalid job spec; `.errors` holds one "<dotted.path>: <message>" line per problem."""
+
+    def __init__(self, errors: list[str], source: str = "<spec>") -> None:
+        self.errors = errors
+        self.source = source
+        super().__init__("\n".join(f"{source}: {line}" for line in errors))
+
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[str], str]]:
+        # Ray pickles exceptions across processes; rebuild from the fields, not the joined text.
+        return type(self), (self.errors, self.source)
+
+
+def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The spec model that owns the mapping at `loc`, if any."""
+    model: type[BaseModel] = JobSpec
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _unknown_key(key: str, allowed: Sequence[str], what: str = "key") -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"unknown {what}; did you mean '{close[0]}'?"
+    return f"unknown {what}; allowed: {', '.join(allowed)}"
+
+
+def _error_line(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(err["loc"][:-1])
+        allowed = list(owner.model_fields) if owner else []
+        return f"{'.'.join(loc)}: {_unknown_key(loc[-1], allowed)}"
+    if kind == "literal_error" and loc[-1] == "[key]":  # bad key in input.fields
+        return f"{'.'.join(loc[:-1])}: {_unknown_key(loc[-2], get_args(CanonicalKey), 'canonical key')}"
+    if kind == "model_type":  # pydantic's message names our internal class
+        msg = "expected a mapping"
+    else:
+        msg = err["msg"].removeprefix("Value error, ").split(", unable to")[0]
+    value = err.get("input")
+    if kind not in ("missing", "value_error") and isinstance(value, (str, int, float, bool, type(None))):
+        msg += f" (got {value!r})"
+    return f"{'.'.join(loc)}: {msg}"
+
+
+def spec_from_dict(data: dict, source: str = "<spec>") -> JobSpec:
+    """Validate an already-parsed spec mapping; errors name `source`."""
+    if not isinstance(data, dict):
+        raise SpecError([f"top level must be a mapping, got {type(data).__name__}"], source)
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_error_line(e) for e in exc.errors()], source) from None
+
+
+def _apply_override(data: dict, override: str, source: str) -> None:
+    key, sep, raw = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise SpecError([f"override {override!r}: expected dotted.key=value"], source)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise SpecError([f"override {override!r}: value is not valid YAML ({exc})"], source) from None
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise SpecError([f"override {override!r}: {'.'.join(parts[: i + 1])} is not a mapping"], source)
+        node = child
+    node[parts[-1]] = value
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
+    """Read a YAML spec, apply "a.b.c=value" overrides and return the validated spec."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(["file not found"], source) from None
+    except OSError as exc:
+        raise SpecError([f"cannot read file ({exc.strerror})"], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([f"invalid YAML: {where}{problem}"], source) from None
+    if not isinstance(data, dict):
+        raise SpecError([f"top level must be a mapping, got {type(data).__name__}"], source)
+    for override in overrides:
+        _apply_override(data, override, source)
+    return spec_from_dict(data, source)
+
+
+def resolved_dict(spec: JobSpec) -> dict:
+    """The spec as plain JSON-able data with every default filled in."""
+    return spec.model_dump(mode="json")
+
+
+def fingerprint(spec: JobSpec) -> str:
+    """SHA-256 of the canonical JSON of the resolved spec: equal iff the runs are configured alike."""
+    canonical = json.dumps(resolved_dict(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def dump_yaml(spec: JobSpec) -> str:
+    """The resolved spec as YAML, in schema order; loading it yields the same fingerprint."""
+    return yaml.safe_dump(resolved_dict(spec), sort_keys=False, allow_unicode=True)

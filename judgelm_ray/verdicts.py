@@ -1,0 +1,191 @@
+"""Turn JudgeLM judge text into scores and verdicts, optionally merging a swapped-order run.
+
+Two parsing policies:
+- "judgelm": JudgeLM's `parse_score` generalised to n scores, quirks included, so numbers stay
+  comparable with the paper. The one deviation: NaN/inf are rejected (upstream would accept them,
+  and they poison every mean downstream). Negative numbers are kept, as upstream does.
+- "lenient": also accepts the drift fine-tuned judges commonly produce ("8/10", "Assistant 1: 8",
+  "8 and 7", extra spaces, trailing words), but still needs exactly n numbers at the start of the
+  first non-empty line. Signs are not part of its number syntax, so negatives fail.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TypedDict
+
+from judgelm_ray.prompts import SINGLE_SCORE_PREFIX
+
+POLICIES = ("judgelm", "lenient")
+_QUOTE_LIMIT = 80
+
+# One lenient score: optional "Assistant k:" label, the number, an optional "/10" denominator
+# (which is not a score). The label needs its colon so trailing prose like "Assistant 1 is
+# better" is not read as a score; the lookahead rejects numbers glued to words ("7x").
+_ITEM = (
+    r"(?:assistant\s*(?P<label>\d+)\s*:\s*)?"
+    r"(?P<score>\d+(?:\.\d+)?|\.\d+)"
+    r"(?:\s*/\s*\d+(?:\.\d+)?)?(?!\w)"
+)
+_FIRST_ITEM = re.compile(_ITEM, re.IGNORECASE)
+# Scores after the first are separated by whitespace, ',' or ';', optionally followed by "and".
+_NEXT_ITEM = re.compile(r"(?:\s*[,;]\s*|\s+)(?:and\s+)?" + _ITEM, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedJudgment:
+    scores: list[float] | None  # None when parsing failed
+    error: str | None  # None on success, else a short reason quoting the first line
+
+
+class MergedJudgment(TypedDict):
+    scores: list[float] | None
+    verdict: str | None
+    verdict_forward: str | None
+    verdict_swapped: str | None
+    consistent: bool | None
+    scores_forward: list[float] | None
+    scores_swapped: list[float] | None
+    parse_error: str | None
+
+
+def _quote(line: str) -> str:
+    if len(line) > _QUOTE_LIMIT:
+        line = line[: _QUOTE_LIMIT - 3] + "..."
+    return repr(line)
+
+
+def _fail(reason: str) -> ParsedJudgment:
+    return ParsedJudgment(scores=None, error=reason)
+
+
+def _parse_judgelm(text: str, n_scores: int) -> ParsedJudgment:
+    line = text.split("\n")[0]
+    # Splitting on a single ' ' is deliberate: "8  7" fails upstream, so it fails here too.
+    fields = line.replace(",", " ").split(" ")
+    if len(fields) != n_scores:
+        return _fail(
+            f"expected {n_scores} scores, got {len(fields)} fields in first line {_quote(line)}"
+        )
+    try:
+        scores = [float(field) for field in fields]
+    except ValueError:
+        return _fail(f"non-numeric score in first line {_quote(line)}")
+    if not all(math.isfinite(score) for score in scores):
+        return _fail(f"non-finite score in first line {_quote(line)}")
+    return ParsedJudgment(scores=scores, error=None)
+
+
+def _parse_lenient(text: str, n_scores: int) -> ParsedJudgment:
+    line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    scores: list[float] = []
+    match = _FIRST_ITEM.match(line)
+    while match:
+        label = match.group("label")
+        # A label must name the position it sits in, or scores would be silently reordered.
+        if label is not None and int(label) != len(scores) + 1:
+            position = len(scores) + 1
+            return _fail(f"'Assistant {label}' at position {position} in first line {_quote(line)}")
+        scores.append(float(match.group("score")))
+        match = _NEXT_ITEM.match(line, match.end())
+    # Counting every leading score (not stopping at n) is what rejects "8 7 6" for n=2.
+    if len(scores) != n_scores:
+        return _fail(
+            f"expected {n_scores} scores, found {len(scores)} at start of first line {_quote(line)}"
+        )
+    return ParsedJudgment(scores=scores, error=None)
+
+
+def parse_judgment(text: str, n_scores: int, policy: str = "judgelm") -> ParsedJudgment:
+    """Parse the judge's first line into exactly `n_scores` scores (see module doc for policies)."""
+    if n_scores < 1:
+        raise ValueError(f"n_scores must be >= 1, got {n_scores}")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
+    if not text.strip():
+        return _fail("empty judge output")
+    if policy == "judgelm":
+        return _parse_judgelm(text, n_scores)
+    return _parse_lenient(text, n_scores)
+
+
+def parse_single(text: str, policy: str = "judgelm") -> ParsedJudgment:
+    """Score of the graded answer in single-answer mode.
+
+    The prompt pre-fills the reference's score, so the engine output continues after it.
+    """
+    parsed = parse_judgment(SINGLE_SCORE_PREFIX + text, 2, policy)
+    if parsed.scores is None:
+        return parsed
+    # Output like "0 8" would extend the pre-filled "10" to 100: the line is then misread.
+    if parsed.scores[0] != float(SINGLE_SCORE_PREFIX):
+        prefix = SINGLE_SCORE_PREFIX
+        return _fail(f"pre-filled score {prefix} was continued into {parsed.scores[0]:g}")
+    return ParsedJudgment(scores=[parsed.scores[1]], error=None)
+
+
+def parse_output(text: str, mode: str, n_answers: int, policy: str = "judgelm") -> ParsedJudgment:
+    """Parse an engine's output for a row judged in `mode` with `n_answers` answers.
+
+    Pairwise and multi outputs are stripped first, as JudgeLM strips every output before its
+    parser sees it; single-mode output continues the pre-filled "10", so its leading space matters.
+    """
+    if mode == "single":
+        return parse_single(text, policy)
+    return parse_judgment(text.strip(), n_answers, policy)
+
+
+def verdict_from_scores(scores: list[float]) -> str:
+    """1-based index (as str) of the unique highest score, or "tie" when the maximum is shared."""
+    if len(scores) < 2:
+        raise ValueError(f"a verdict needs at least 2 scores, got {len(scores)}")
+    best = max(scores)
+    if scores.count(best) > 1:
+        return "tie"
+    return str(scores.index(best) + 1)
+
+
+def _verdict(scores: list[float] | None) -> str | None:
+    # A single graded score (single mode) has no winner.
+    return verdict_from_scores(scores) if scores is not None and len(scores) >= 2 else None
+
+
+def merge_orders(forward: ParsedJudgment, swapped: ParsedJudgment | None) -> MergedJudgment:
+    """Combine the judgment of the original order with the one of the reversed order (if any).
+
+    `swapped` was judged on answers[::-1], so its scores are reversed back first. The verdict is
+    None whenever an order failed to parse: a failure must never be counted as a tie. With one
+    score per order (single mode) the scores are merged but there is no verdict to compare.
+    """
+    scores_forward = forward.scores
+    swapped_raw = swapped.scores if swapped is not None else None
+    scores_swapped = swapped_raw[::-1] if swapped_raw is not None else None
+    verdict_forward = _verdict(scores_forward)
+    verdict_swapped = _verdict(scores_swapped)
+
+    errors = [f"forward: {forward.error}"] if forward.error is not None else []
+    if swapped is not None and swapped.error is not None:
+        errors.append(f"swapped: {swapped.error}")
+
+    scores = scores_forward if scores_forward is not None else scores_swapped
+    verdict = verdict_forward if swapped is None else None
+    consistent: bool | None = None
+    if scores_forward is not None and scores_swapped is not None:
+        if len(scores_forward) != len(scores_swapped):
+            raise ValueError(f"score counts differ: {len(scores_forward)} vs {len(scores_swapped)}")
+        scores = [(a + b) / 2 for a, b in zip(scores_forward, scores_swapped)]
+    if verdict_forward is not None and verdict_swapped is not None:
+        consistent = verdict_forward == verdict_swapped
+        # Disagreement between orders means position bias decided it: call it a tie.
+        verdict = verdict_forward if consistent else "tie"
+
+    return MergedJudgment(
+        scores=scores,
+        verdict=verdict,
+        verdict_forward=verdict_forward,
+        verdict_swapped=verdict_swapped,
+        consistent=consistent,
+        scores_forward=scores_forward,
+        scores_swapped=scores_swapped,
+        parse_error="; ".join(errors) or None,
+    )

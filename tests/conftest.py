@@ -1,0 +1,36 @@
+"""Shared fixtures: the tiny judge model, one local Ray for the session, the shared real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    from judgelm_ray.tiny import build_tiny_model
+
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One embedded local Ray for all integration tests (starting one costs seconds)."""
+    import ray
+
+    os.environ.pop("RAY_ADDRESS", None)
+    ray.init(include_dashboard=False, num_cpus=2, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real judge data not found at {SHARED_DATA} (a user's clone has no shared/)")
+    return SHARED_DATA

@@ -1,0 +1,335 @@
+import pickle
+from pathlib import Path
+
+import pytest
+
+from judgelm_ray.spec import (
+    JobSpec,
+    SpecError,
+    dump_yaml,
+    fingerprint,
+    load_spec,
+    resolved_dict,
+    spec_from_dict,
+)
+
+MINIMAL = "name: demo\ninput:\n  path: data/x.jsonl\njudge:\n  model: /models/judgelm-7b\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "job.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def base(**top) -> dict:
+    data = {"name": "demo", "input": {"path": "data/x.jsonl"}, "judge": {"model": "/models/judgelm-7b"}}
+    data.update(top)
+    return data
+
+
+def judge(**kw) -> dict:
+    return base(judge={"model": "m", **kw})
+
+
+def errors_of(data: dict) -> list[str]:
+    with pytest.raises(SpecError) as exc:
+        spec_from_dict(data)
+    return exc.value.errors
+
+
+def test_defaults_filled(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    assert isinstance(spec, JobSpec)
+    assert resolved_dict(spec) == {
+        "name": "demo",
+        "seed": 0,
+        "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}},
+        "judge": {
+            "model": "/models/judgelm-7b",
+            "engine": "vllm",
+            "mode": "pairwise",
+            "reference": "auto",
+            "swap": False,
+            "fast": False,
+            "sampling": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "seed": None},
+            "max_model_len": None,
+            "dtype": "auto",
+            "tensor_parallel_size": 1,
+            "pool": {
+                "min_actors": 1,
+                "max_actors": 1,
+                "gpus_per_actor": 1.0,
+                "cpus_per_actor": 1.0,
+                "accelerator_type": None,
+                "batch_size": 32,
+            },
+            "parse": "judgelm",
+        },
+        "train": None,
+        "evaluate": None,
+        "output": "runs/demo",
+    }
+
+
+def test_spec_is_frozen():
+    spec = spec_from_dict(base())
+    with pytest.raises(Exception):
+        spec.judge.swap = True
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ("input", "format"),
+        ("judge", "engine"),
+        ("judge", "mode"),
+        ("judge", "reference"),
+        ("judge", "dtype"),
+        ("judge", "parse"),
+    ],
+)
+def test_enums_reject_bad_values(section, key):
+    data = base()
+    data[section] = {**data[section], key: "bogus"}
+    [line] = errors_of(data)
+    assert line.startswith(f"{section}.{key}: Input should be ")
+    assert line.endswith("(got 'bogus')")
+
+
+def test_type_error_message():
+    [line] = errors_of(judge(sampling={"temperature": "hot"}))
+    assert line == "judge.sampling.temperature: Input should be a valid number (got 'hot')"
+
+
+def test_strict_types_no_silent_coercion():
+    assert errors_of(judge(tensor_parallel_size="2")) == [
+        "judge.tensor_parallel_size: Input should be a valid integer (got '2')"
+    ]
+    assert errors_of(judge(swap="yes-please"))[0].startswith("judge.swap: Input should be a valid boolean")
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (base(nmae="x"), "nmae: unknown key; did you mean 'name'?"),
+        (base(input={"path": "p", "formt": "judgelm"}), "input.formt: unknown key; did you mean 'format'?"),
+        (judge(modle="x"), "judge.modle: unknown key; did you mean 'mode'?"),
+        (judge(sampling={"temprature": 0.5}), "judge.sampling.temprature: unknown key; did you mean 'temperature'?"),
+        (judge(pool={"max_actor": 2}), "judge.pool.max_actor: unknown key; did you mean 'max_actors'?"),
+        (
+            judge(pool={"zzz": 2}),
+            "judge.pool.zzz: unknown key; allowed: min_actors, max_actors, gpus_per_actor,"
+            " cpus_per_actor, accelerator_type, batch_size",
+        ),
+    ],
+)
+def test_unknown_keys_with_hint(data, expected):
+    assert expected in errors_of(data)
+
+
+def test_input_fields():
+    spec = spec_from_dict(base(input={"path": "p", "fields": {"question": "q", "answers": ["a1", "a2"]}}))
+    assert spec.input.fields == {"question": "q", "answers": ["a1", "a2"]}
+    [line] = errors_of(base(input={"path": "p", "fields": {"questoin": "q"}}))
+    assert line == "input.fields.questoin: unknown canonical key; did you mean 'question'?"
+    [line] = errors_of(base(input={"path": "p", "fields": {"xyz": "q"}}))
+    assert line.startswith("input.fields.xyz: unknown canonical key; allowed: id, question, answers")
+    [line] = errors_of(base(input={"path": "p", "fields": {"id": 5}}))
+    assert line.startswith("input.fields.id: expected a non-empty source key")
+
+
+def test_section_must_be_mapping():
+    assert errors_of(base(judge="foo")) == ["judge: expected a mapping (got 'foo')"]
+
+
+def test_missing_required_fields():
+    lines = errors_of({"input": {}, "judge": {}})
+    assert set(lines) == {"name: Field required", "input.path: Field required", "judge.model: Field required"}
+
+
+@pytest.mark.parametrize("name", ["has space", "a/b", "..", ""])
+def test_bad_names_rejected(name):
+    assert errors_of(base(name=name))[0].startswith("name: ")
+
+
+def test_overrides(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    spec = load_spec(
+        path,
+        [
+            "judge.swap=true",
+            "judge.pool.max_actors=4",
+            "input.fields={question: q, answers: [a, b]}",
+            "judge.sampling.seed=7",
+            "output=s3://bucket/runs/{name}",
+        ],
+    )
+    assert spec.judge.swap is True
+    assert spec.judge.pool.max_actors == 4
+    assert spec.input.fields == {"question": "q", "answers": ["a", "b"]}
+    assert spec.judge.sampling.seed == 7  # intermediate `sampling` mapping created
+    assert spec.output == "s3://bucket/runs/demo"
+
+
+def test_unknown_override_key_rejected(tmp_path):
+    with pytest.raises(SpecError) as exc:
+        load_spec(write(tmp_path, MINIMAL), ["judge.pool.max_actor=4"])
+    assert exc.value.errors == ["judge.pool.max_actor: unknown key; did you mean 'max_actors'?"]
+
+
+@pytest.mark.parametrize("override", ["judge.swap", "=1", "judge..swap=true", "name.x=1"])
+def test_bad_override_syntax(tmp_path, override):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(SpecError) as exc:
+        load_spec(path, [override])
+    assert str(path) in str(exc.value)
+    assert "override" in exc.value.errors[0]
+
+
+def test_name_expansion():
+    assert spec_from_dict(base()).output == "runs/demo"
+    assert spec_from_dict(base(output="s3://b/{name}/x")).output == "s3://b/demo/x"
+    assert spec_from_dict(base(output="/abs/out")).output == "/abs/out"
+
+
+def test_swap_with_single_rejected():
+    [line] = errors_of(judge(mode="single", swap=True))
+    assert line.startswith("judge.swap: cannot be true with mode 'single'")
+    assert spec_from_dict(judge(mode="multi", swap=True)).judge.swap is True
+
+
+@pytest.mark.parametrize(
+    "pool, where",
+    [
+        ({"min_actors": 0}, "judge.pool.min_actors"),
+        ({"min_actors": 3, "max_actors": 2}, "judge.pool.max_actors"),
+        ({"gpus_per_actor": -1}, "judge.pool.gpus_per_actor"),
+        ({"cpus_per_actor": 0}, "judge.pool.cpus_per_actor"),
+        ({"batch_size": 0}, "judge.pool.batch_size"),
+        ({"batch_size": 1.5}, "judge.pool.batch_size"),
+    ],
+)
+def test_pool_bounds(pool, where):
+    assert errors_of(judge(pool=pool))[0].startswith(f"{where}: ")
+
+
+def test_pool_min_max_message():
+    [line] = errors_of(judge(pool={"min_actors": 3, "max_actors": 2}))
+    assert line == "judge.pool.max_actors: must be >= min_actors (3), got 2"
+
+
+@pytest.mark.parametrize(
+    "sampling, where",
+    [
+        ({"temperature": -0.1}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"max_tokens": 0}, "max_tokens"),
+    ],
+)
+def test_sampling_bounds(sampling, where):
+    assert errors_of(judge(sampling=sampling))[0].startswith(f"judge.sampling.{where}: ")
+
+
+def test_max_model_len_bounds():
+    assert errors_of(judge(max_model_len=8))[0].startswith("judge.max_model_len: ")
+    assert spec_from_dict(judge(max_model_len=4096)).judge.max_model_len == 4096
+
+
+def test_tensor_parallel_vs_gpus():
+    [line] = errors_of(judge(tensor_parallel_size=2, pool={"gpus_per_actor": 1}))
+    assert line.startswith("judge.pool: ")
+    assert "gpus_per_actor" in line and "tensor_parallel_size" in line
+    assert spec_from_dict(judge(tensor_parallel_size=2, pool={"gpus_per_actor": 2})).judge.tensor_parallel_size == 2
+    # CPU-only actors (gpus_per_actor: 0) are exempt.
+    assert spec_from_dict(judge(tensor_parallel_size=2, pool={"gpus_per_actor": 0})).judge.pool.gpus_per_actor == 0
+
+
+@pytest.mark.parametrize(
+    "section, value, purpose",
+    [("train", {"epochs": 1}, "fine-tuning"), ("evaluate", {}, "evaluation"), ("train", False, "fine-tuning")],
+)
+def test_reserved_sections_rejected(section, value, purpose):
+    assert errors_of(base(**{section: value})) == [
+        f"{section}: not supported yet by this version (reserved for {purpose})"
+    ]
+    assert getattr(spec_from_dict(base(**{section: None})), section) is None
+
+
+def test_fingerprint_stable_across_spelling(tmp_path):
+    reordered = (
+        "# comment\njudge:\n  model: /models/judgelm-7b\n  swap: false\n"
+        "  sampling: {temperature: 0, max_tokens: 512}\n"
+        "input:\n  format: canonical\n  path: data/x.jsonl\n"
+        "output: runs/{name}\nseed: 0\ntrain: null\nname: demo\n"
+    )
+    a = load_spec(write(tmp_path, MINIMAL, "a.yaml"))
+    b = load_spec(write(tmp_path, reordered, "b.yaml"))
+    c = load_spec(write(tmp_path, MINIMAL.replace("name: demo\n", "name: demo\noutput: runs/demo\n"), "c.yaml"))
+    assert fingerprint(a) == fingerprint(b) == fingerprint(c)
+    assert len(fingerprint(a)) == 64
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "seed=1",
+        "name=demo2",
+        "judge.swap=true",
+        "judge.sampling.temperature=0.1",
+        "judge.pool.batch_size=16",
+        "input.fields={question: q}",
+        "output=elsewhere",
+    ],
+)
+def test_fingerprint_changes_with_any_value(tmp_path, override):
+    path = write(tmp_path, MINIMAL)
+    assert fingerprint(load_spec(path, [override])) != fingerprint(load_spec(path))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: demo\ninput: [\n", "invalid YAML: line "),
+        ("name: demo\n  bad: indent\n", "invalid YAML: line 2"),
+        ("- a\n- b\n", "top level must be a mapping, got list"),
+        ("", "top level must be a mapping, got NoneType"),
+    ],
+)
+def test_yaml_errors_name_the_file(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    assert str(exc.value).startswith(f"{path}: {expected}")
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    assert str(exc.value) == f"{path}: file not found"
+
+
+def test_validation_errors_name_the_file(tmp_path):
+    path = write(tmp_path, MINIMAL + "seed: x\nnmae: y\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    assert len(exc.value.errors) == 2
+    assert all(line.startswith(f"{path}: ") for line in str(exc.value).splitlines())
+
+
+def test_spec_error_pickles():
+    err = SpecError(["a: b", "c: d"], "job.yaml")
+    clone = pickle.loads(pickle.dumps(err))
+    assert clone.errors == err.errors and str(clone) == str(err)
+
+
+def test_dump_yaml_round_trips(tmp_path):
+    spec = load_spec(
+        write(tmp_path, MINIMAL),
+        ["judge.swap=true", "input.fields={answers: [a, b]}", "judge.pool.accelerator_type=A100", "seed=3"],
+    )
+    again = load_spec(write(tmp_path, dump_yaml(spec), "dumped.yaml"))
+    assert again == spec
+    assert fingerprint(again) == fingerprint(spec)
