@@ -23,11 +23,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from judgelm_ray.judge import format_summary, run_judge
+    from judgelm_ray.job import run_job
 
-    manifest = run_judge(load_spec(args.spec, args.overrides))
-    print(format_summary(manifest))
-    return 0 if manifest["status"] == "succeeded" else 1
+    results = run_job(load_spec(args.spec, args.overrides))
+    for section, _, summary in results:
+        print(f"== {section} ==")
+        print(summary)
+    return 0 if all(manifest["status"] == "succeeded" for _, manifest, _ in results) else 1
 
 
 def cmd_render(args: argparse.Namespace) -> int:

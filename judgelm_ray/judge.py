@@ -145,9 +145,30 @@ def resolve_model_path(judge: JudgeSpec) -> JudgeSpec:
 
 
 def run_judge(spec: JobSpec) -> dict:
-    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json)."""
-    started, clock = utc_now(), time.monotonic()
+    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json).
+
+    A run that fails still writes its manifest, with status "failed" and the error, so a cluster
+    user finds out what happened where the results should have been.
+    """
+    started = utc_now()
     paths = RunPaths(spec.output)
+    try:
+        counts, stats = _judge(spec, paths)
+    except Exception as error:
+        manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
+        manifest["error"] = f"{type(error).__name__}: {error}"
+        storage.write_json(paths.manifest, manifest)
+        raise
+    # Every row read must be accounted for; a mismatch is a bug, never silently accepted.
+    status = "succeeded" if counts["read"] == counts["judged"] + counts["quarantined"] else "counts_mismatch"
+    manifest = build_manifest(spec, started, utc_now(), counts, stats, status)
+    manifest["outputs"] = {"judgments": paths.judgments, "quarantine": paths.quarantine}
+    storage.write_json(paths.manifest, manifest)
+    return manifest
+
+
+def _judge(spec: JobSpec, paths: RunPaths) -> tuple[dict, dict]:
+    clock = time.monotonic()
     judge = resolve_model_path(spec.judge)
     started_local_ray = cluster.connect()
     if started_local_ray:
@@ -205,12 +226,7 @@ def run_judge(spec: JobSpec) -> dict:
         else None,
         "generated_tokens_per_second": totals["completion_tokens"] / judge_seconds if judge_seconds else None,
     }
-    # Every row read must be accounted for; a mismatch is a bug, never silently accepted.
-    status = "succeeded" if counts["read"] == counts["judged"] + counts["quarantined"] else "counts_mismatch"
-    manifest = build_manifest(spec, started, utc_now(), counts, stats, status)
-    manifest["outputs"] = {"judgments": paths.judgments, "quarantine": paths.quarantine}
-    storage.write_json(paths.manifest, manifest)
-    return manifest
+    return counts, stats
 
 
 def format_summary(manifest: dict) -> str:

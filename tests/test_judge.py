@@ -137,3 +137,12 @@ def test_greedy_runs_repeat_exactly_and_share_a_fingerprint(ray_local, tiny_mode
     assert set(manifest["versions"]) == {"judgelm-ray", "ray", "vllm", "torch", "transformers"}
     assert all(manifest["versions"].values())
     assert manifest["started"] <= manifest["ended"]
+
+
+def test_a_failed_run_still_writes_its_manifest(ray_local, tiny_model, tmp_path):
+    spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(tmp_path / "missing.jsonl")))
+    with pytest.raises(FileNotFoundError, match="missing.jsonl"):
+        run_judge(spec)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "missing.jsonl does not exist" in manifest["error"]
+    assert manifest["fingerprint"] == fingerprint(spec)
