@@ -21,6 +21,7 @@ from judgelm_ray import cluster, stages, storage
 from judgelm_ray.engines import load_engine
 from judgelm_ray.engines.base import GenerationParams
 from judgelm_ray.manifest import build_manifest, utc_now
+from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.spec import JobSpec, JudgeSpec
 
 
@@ -58,7 +59,7 @@ class JudgeActor:
     def __init__(self, judge: JudgeSpec, seed: int):
         self.engine = load_engine(
             judge.engine,
-            judge.model,
+            ensure_local_model(judge.model),
             dtype=judge.dtype,
             max_model_len=judge.max_model_len,
             tensor_parallel_size=judge.tensor_parallel_size,
@@ -173,10 +174,10 @@ def _judge(spec: JobSpec, paths: RunPaths) -> tuple[dict, dict]:
     started_local_ray = cluster.connect()
     if started_local_ray:
         cluster.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
+    # Input problems (a wrong path) fail here, before an earlier run's results are replaced.
+    canonical, files = read_canonical(spec)
     storage.remove_tree(paths.judgments)
     storage.remove_tree(paths.quarantine)
-
-    canonical, files = read_canonical(spec)
     ids = canonical.select_columns(["id", "source", "row"]).materialize()
     rows_read = ids.count()
     first_seen = find_duplicates(ids, files)

@@ -15,6 +15,7 @@ import os
 import pyarrow as pa
 
 from judgelm_ray import prompts, records, verdicts
+from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.spec import JudgeSpec
 from judgelm_ray.storage import INPUT_EXTENSIONS
 
@@ -118,6 +119,7 @@ def load_tokenizer(model: str):
     """Tokenizer and context length of the judge model, loaded once per worker process."""
     from transformers import AutoConfig, AutoTokenizer
 
+    model = ensure_local_model(model)
     tokenizer = AutoTokenizer.from_pretrained(model)
     config = AutoConfig.from_pretrained(model)
     return tokenizer, getattr(config, "max_position_embeddings", None)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the tiny judge model, one local Ray for the session, the shared real data."""
+"""Shared fixtures: the tiny judge model, a real S3 server, one local Ray for the session, real data."""
 
 from __future__ import annotations
 
@@ -19,7 +19,23 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def ray_local():
+def s3(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on loopback, in the environment as a cluster node would have it.
+
+    Started before Ray so that Ray's workers inherit the AWS variables, like nodes with an
+    instance role or credentials in their environment.
+    """
+    from s3_server import start_s3_server
+
+    server = start_s3_server(tmp_path_factory.mktemp("s3"), buckets=["judgelm"])
+    os.environ.update(server.env)
+    os.environ["JUDGELM_RAY_MODEL_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_local(s3):
     """One embedded local Ray for all integration tests (starting one costs seconds)."""
     import ray
 
