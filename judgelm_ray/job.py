@@ -10,9 +10,26 @@ def run_job(spec: JobSpec) -> list[tuple[str, dict, str]]:
 
     Stops at the first section that does not succeed: later sections depend on its output.
     """
-    from judgelm_ray.judge import format_summary, run_judge
-
     results = []
+    if spec.train is not None:
+        from judgelm_ray.train.run import format_summary as train_summary, run_train
+
+        trained = run_train(spec)
+        results.append(("train", trained, train_summary(trained)))
+    if spec.judge is None:
+        return results
+
+    from judgelm_ray.judge import format_summary, run_judge
+    from judgelm_ray.train.export import resolve_judge_model
+
+    # judge.model may name a training run folder: judge with the model exported there.
+    spec = spec.model_copy(update={"judge": spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})})
     manifest = run_judge(spec)
     results.append(("judge", manifest, format_summary(manifest)))
+    if spec.evaluate is not None and manifest["status"] == "succeeded":
+        from judgelm_ray.evaluate import run_evaluation
+        from judgelm_ray.report import format_table
+
+        evaluation = run_evaluation(spec)
+        results.append(("evaluate", evaluation, format_table(evaluation["metrics"])))
     return results

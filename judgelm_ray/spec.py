@@ -1,4 +1,4 @@
-"""Job spec: the YAML file that describes one reproducible judging run.
+"""Job spec: the YAML file that describes one reproducible run (fine-tuning and/or judging).
 
 `load_spec` reads the YAML, applies command-line overrides, validates it against
 the models below and returns a fully resolved, immutable `JobSpec`.
@@ -113,23 +113,119 @@ class JudgeSpec(_Spec):
         return pool
 
 
+class TrainDataSpec(_Spec):
+    path: str = Field(min_length=1)
+    # judgelm: JudgeLM-100K records (teacher `text` / `text_w_reference`); canonical: canonical rows
+    # carrying the teacher judgments as `judgment` / `judgment_w_reference`.
+    format: Literal["judgelm", "canonical"] = "judgelm"
+
+
+class AugmentSpec(_Spec):
+    swap_ratio: float = Field(0.5, ge=0, le=1)
+    # Probability that a sample shows the reference and learns the with-reference judgment
+    # (JudgeLM's ref_drop_ratio): reference support, and reference drop for the rest.
+    reference_ratio: float = Field(0.5, ge=0, le=1)
+    seed: int = 0
+
+
+class DeepSpeedSpec(_Spec):
+    zero_stage: Literal[2, 3] = 3
+    offload_optimizer: bool = False
+    offload_params: bool = False
+
+    @field_validator("offload_params")
+    @classmethod
+    def _params_need_stage_3(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("zero_stage") == 2:
+            raise ValueError("needs zero_stage 3: ZeRO-2 does not partition (or offload) the parameters")
+        return value
+
+
+class ScalingSpec(_Spec):
+    num_workers: int = Field(1, ge=1)
+    gpus_per_worker: float = Field(1.0, ge=0)  # 0: CPU workers (gloo)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    accelerator_type: str | None = None
+
+
+class CheckpointSpec(_Spec):
+    every_steps: int = Field(500, ge=1)  # and always after the last step
+    keep: int = Field(2, ge=1)
+
+
+class TrainSpec(_Spec):
+    base_model: str = Field(min_length=1)  # local HF folder, HF id where reachable, or s3:// folder
+    data: TrainDataSpec
+    eval_data: TrainDataSpec | None = None
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    # JudgeLM's hyperparameters (the paper's fine-tuning recipe) are the defaults.
+    epochs: int = Field(3, ge=1)
+    max_steps: int | None = Field(None, ge=1)  # stop early (smoke runs); None: all epochs
+    learning_rate: float = Field(2e-5, gt=0)
+    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    global_batch_size: int = Field(128, ge=1)
+    micro_batch_size: int = Field(1, ge=1)  # per worker and forward pass
+    max_length: int = Field(2048, ge=16)
+    dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    gradient_checkpointing: bool = True
+    deepspeed: DeepSpeedSpec = Field(default_factory=DeepSpeedSpec)
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    max_failures: int = Field(2, ge=0)  # worker-group restarts from the latest checkpoint
+    log_every: int = Field(1, ge=1)  # steps between progress lines / metric reports
+
+    @field_validator("scaling")
+    @classmethod
+    def _batch_splits_evenly(cls, scaling: ScalingSpec, info: ValidationInfo) -> ScalingSpec:
+        batch, micro = info.data.get("global_batch_size"), info.data.get("micro_batch_size")
+        if batch is not None and micro is not None and batch % (micro * scaling.num_workers):
+            raise ValueError(
+                f"global_batch_size ({batch}) must be a multiple of micro_batch_size ({micro})"
+                f" x num_workers ({scaling.num_workers}): each step is gradient accumulation over equal micro-batches"
+            )
+        return scaling
+
+
+class EvaluateSpec(_Spec):
+    # None: the gold the judged rows carry (gold_verdict / gold_scores of the input).
+    gold: str | None = Field(None, min_length=1)
+    gold_format: Literal["canonical", "judgelm", "pandalm", "llmbar"] | None = None  # None: input.format
+    parse_failures: Literal["tie", "exclude", "wrong"] = "tie"  # tie: as JudgeLM and PandaLM count them
+    group_by: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # columns or meta keys
+    bootstrap: int = Field(1000, ge=0)  # resamples for the 95 % intervals; 0: none
+    out: str | None = Field(None, min_length=1)  # None: <output>/eval
+
+
 class JobSpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
-    input: InputSpec
-    judge: JudgeSpec
-    # Placeholders so specs written for later versions fail loudly instead of being ignored.
-    train: None = None
-    evaluate: None = None
+    input: InputSpec | None = None
+    # Sections run in this order; a spec needs a judge or a train section (or both).
+    train: TrainSpec | None = None
+    judge: JudgeSpec | None = Field(None, validate_default=True)
+    evaluate: EvaluateSpec | None = None
     output: str = Field("runs/{name}", min_length=1, validate_default=True)  # so the default expands too
 
-    @field_validator("train", "evaluate", mode="before")
+    @field_validator("evaluate")
     @classmethod
-    def _reserved(cls, value: Any, info: ValidationInfo) -> None:
-        if value is not None:
-            purpose = {"train": "fine-tuning", "evaluate": "evaluation"}[info.field_name]
-            raise ValueError(f"not supported yet by this version (reserved for {purpose})")
-        return None
+    def _evaluate_needs_judge(cls, evaluate: EvaluateSpec | None, info: ValidationInfo) -> EvaluateSpec | None:
+        # It scores the judge section's output; a judge section that failed validation has its own error.
+        if evaluate is not None and "judge" in info.data and info.data["judge"] is None:
+            raise ValueError("needs a judge section (evaluation scores the judgments it writes)")
+        return evaluate
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_or_train(cls, judge: JudgeSpec | None, info: ValidationInfo) -> JudgeSpec | None:
+        # A section that failed validation is absent from info.data: its own error is enough.
+        if judge is None and "train" in info.data and info.data["train"] is None:
+            raise ValueError("a spec needs a judge section, a train section, or both")
+        if judge is not None and "input" in info.data and info.data["input"] is None:
+            raise ValueError("needs an input section (the rows to judge)")
+        return judge
 
     @field_validator("name")
     @classmethod
@@ -165,10 +261,12 @@ def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
     model: type[BaseModel] = JobSpec
     for part in loc:
         field = model.model_fields.get(str(part))
-        ann = field.annotation if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        # Optional sections are `Model | None`: look through the union for the model.
+        candidates = get_args(field.annotation) or (field.annotation,) if field else ()
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not models:
             return None
-        model = ann
+        model = models[0]
     return model
 
 

@@ -40,6 +40,9 @@ def ray_local(s3):
     import ray
 
     os.environ.pop("RAY_ADDRESS", None)
+    # DeepSpeed JIT-builds its CPU ops (~90 s) on first use; Ray's workers inherit this cache
+    # folder, git-ignored and rebuilt when missing, so the build happens once per checkout.
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO / ".cache" / "torch_extensions"))
     ray.init(include_dashboard=False, num_cpus=2, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -246,15 +246,23 @@ def test_tensor_parallel_vs_gpus():
     assert spec_from_dict(judge(tensor_parallel_size=2, pool={"gpus_per_actor": 0})).judge.pool.gpus_per_actor == 0
 
 
-@pytest.mark.parametrize(
-    "section, value, purpose",
-    [("train", {"epochs": 1}, "fine-tuning"), ("evaluate", {}, "evaluation"), ("train", False, "fine-tuning")],
-)
-def test_reserved_sections_rejected(section, value, purpose):
-    assert errors_of(base(**{section: value})) == [
-        f"{section}: not supported yet by this version (reserved for {purpose})"
-    ]
-    assert getattr(spec_from_dict(base(**{section: None})), section) is None
+def test_evaluate_section_defaults_and_errors():
+    assert spec_from_dict(base()).evaluate is None
+    section = spec_from_dict(base(evaluate={})).evaluate
+    assert (section.gold, section.gold_format, section.parse_failures, section.group_by, section.bootstrap, section.out) == (
+        None, None, "tie", [], 1000, None)
+    assert errors_of(base(evaluate={"parse_failure": "tie"})) == ["evaluate.parse_failure: unknown key; did you mean 'parse_failures'?"]
+    assert errors_of(base(evaluate={"parse_failures": "drop"})) == [
+        "evaluate.parse_failures: Input should be 'tie', 'exclude' or 'wrong' (got 'drop')"]
+    assert errors_of(base(evaluate=False)) == ["evaluate: expected a mapping (got False)"]
+    train_only = {"name": "t", "train": {"base_model": "m", "data": {"path": "d.jsonl"}}, "evaluate": {}}
+    assert errors_of(train_only) == ["evaluate: needs a judge section (evaluation scores the judgments it writes)"]
+
+
+def test_train_section_is_validated():
+    # The full train schema is tested in test_train_spec.py.
+    assert set(errors_of(base(train={"epochs": 1}))) == {"train.base_model: Field required", "train.data: Field required"}
+    assert errors_of(base(train=False)) == ["train: expected a mapping (got False)"]
 
 
 def test_fingerprint_stable_across_spelling(tmp_path):

@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import pytest
+from tokenizers.decoders import DecodeStream
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from judgelm_ray.prompts import build_prompt
-from judgelm_ray.tiny import build_tiny_model
+from judgelm_ray.synthetic import generate_judge_records
+from judgelm_ray.tiny import HEAD_DIM, build_compact_tokenizer, build_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,93 @@ def test_judge_prompt_compresses(tokenizer):
     n_tokens = len(tokenizer(prompt)["input_ids"])
     print(f"\n[tiny] pair prompt with reference: {len(prompt)} chars -> {n_tokens} tokens")
     assert n_tokens < len(prompt) / 3.5
+
+
+# ---------------------------------------------------------------- compact tokenizer (the demo's)
+
+
+@pytest.fixture(scope="module")
+def compact():
+    return build_compact_tokenizer()
+
+
+def _pair_prompt(record: dict, use_reference: bool) -> str:
+    answers = [record["answer1_body"], record["answer2_body"]]
+    return build_prompt(record["question_body"], answers, record["reference"]["text"], "pairwise", use_reference)
+
+
+@pytest.mark.parametrize(
+    "question, answers, reference, mode",
+    [
+        ("What is 47 + 38?", ["The answer is 85.", "86"], "The answer is 85.", "pairwise"),
+        ("What is the capital of Velmora?", [""], "The capital of Velmora is Tarnis.", "single"),
+        ("Ünïcödé 🎉?", ["\n  leading\n \nblank lines ", "a\tb", "[Question]\n"], None, "multi"),
+    ],
+)
+@pytest.mark.parametrize("use_reference", [False, True])
+def test_compact_tokenizer_round_trips_prompts_exactly(compact, question, answers, reference, mode, use_reference):
+    if use_reference and reference is None:
+        reference = "The reference.\nSecond line."
+    prompt = build_prompt(question, answers, reference, mode, use_reference)
+    ids = compact(prompt)["input_ids"]
+    assert ids[0] == compact.bos_token_id and compact.eos_token_id not in ids
+    assert compact.decode(ids, skip_special_tokens=True) == prompt
+
+
+def test_compact_prompts_are_short(compact, tokenizer):
+    records = generate_judge_records(200, seed=1)
+    counts = [len(compact(_pair_prompt(r, True))["input_ids"]) for r in records]
+    default = [len(tokenizer(_pair_prompt(r, True))["input_ids"]) for r in records]
+    mean, mean_default = sum(counts) / len(counts), sum(default) / len(default)
+    print(f"\n[tiny] pair prompt with reference: {mean:.0f} tokens compact vs {mean_default:.0f} default")
+    assert max(counts) <= 50 and mean < mean_default / 6
+
+
+@pytest.mark.parametrize("judgment", ["10 1\nAssistant 1 is correct.", "1 10\nAssistant 2 is correct."])
+def test_compact_prompt_and_judgment_do_not_merge(compact, judgment):
+    # Training needs the prompt's tokens to be a prefix of prompt + judgment (train.data.encode).
+    prompt = build_prompt("What is 47 + 38?", ["85", "Cats sleep a lot."], "85", "pairwise", True)
+    prompt_ids = compact(prompt)["input_ids"]
+    assert compact(prompt + judgment)["input_ids"][: len(prompt_ids)] == prompt_ids
+
+
+def test_compact_words_tokenise_alike_after_a_newline_a_slot_or_a_space(compact):
+    def tail(text: str) -> list[int]:
+        return compact(text)["input_ids"][-2:]
+
+    assert tail("Tarnis is\nTarnis 57") == tail("Tarnis is Tarnis 57")
+    prompt = build_prompt("What is 47 + 38?", ["85", "The answer is 85"], None, "pairwise", False)
+    ids = compact(prompt)["input_ids"]
+    assert ids.count(compact(" 85")["input_ids"][-1]) == 2  # the terse and the full-sentence answer
+
+
+def test_compact_streamed_decoding_matches_decode(compact):
+    # vLLM detokenises generated ids with a DecodeStream primed with the prompt ids.
+    record = generate_judge_records(1, seed=0)[0]
+    prompt = _pair_prompt(record, True)
+    prompt_ids = compact(prompt)["input_ids"]
+    judgment_ids = compact(prompt + record["text_w_reference"])["input_ids"][len(prompt_ids):]
+    stream = DecodeStream(ids=prompt_ids, skip_special_tokens=True)
+    pieces = [stream.step(compact._tokenizer, i) for i in judgment_ids]
+    assert "".join(p for p in pieces if p) == record["text_w_reference"]
+
+
+def test_compact_model_has_its_own_size_and_special_tokens(tmp_path):
+    out = build_tiny_model(tmp_path / "demo", seed=0, compact_template=True, hidden_size=192, num_layers=3)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tok = AutoTokenizer.from_pretrained(out)
+    config = model.config
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (192, 3, 192 // HEAD_DIM)
+    assert config.vocab_size == len(tok)
+    assert len({tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.unk_token_id}) == 4
+    assert model.generation_config.pad_token_id == tok.pad_token_id != tok.eos_token_id
+
+
+def test_compact_tokenizer_is_deterministic(compact):
+    assert build_compact_tokenizer().backend_tokenizer.to_str() == compact.backend_tokenizer.to_str()
+
+
+@pytest.mark.parametrize("size, message", [({"hidden_size": 100}, "multiple of 64"), ({"num_layers": 0}, "num_layers")])
+def test_rejects_sizes_vllm_cpu_cannot_run(tmp_path, size, message):
+    with pytest.raises(ValueError, match=message):
+        build_tiny_model(tmp_path / "bad", **size)
