@@ -18,10 +18,10 @@ $(INSTALLED): pyproject.toml Makefile
 	$(VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 	touch $(INSTALLED)
 
-# The main job. Until the full demo lands: build the tiny judge locally, judge the smoke set.
+# The main job: synthetic data, two judges fine-tuned with Ray Train + DeepSpeed, judging with the
+# vLLM actor pool in both orders, evaluation and a report (see jobs/demo.yaml).
 demo: $(INSTALLED)
-	$(VENV)/bin/judgelm-ray tiny-model runs/tiny-model
-	$(VENV)/bin/judgelm-ray run jobs/smoke.yaml
+	$(VENV)/bin/judgelm-ray demo jobs/demo.yaml
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest -q

@@ -113,6 +113,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from judgelm_ray.demo import QUICK, DemoSettings, run_demo
+
+    result = run_demo(args.spec, args.overrides, QUICK if args.quick else DemoSettings())
+    print(result["table"])
+    print(f"report: {result['report']}")
+    return 0
+
+
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from judgelm_ray.tiny import build_tiny_model
 
@@ -180,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = verbs.add_parser("list", help="jobs on the cluster")
     _add_address_argument(listing)
     listing.set_defaults(func=cmd_list)
+
+    demo = verbs.add_parser("demo", help="the whole JudgeLM loop on this machine: data, training, judging, evaluation")
+    _add_spec_arguments(demo)
+    demo.add_argument("--quick", action="store_true", help="less data, for a smoke test")
+    demo.set_defaults(func=cmd_demo)
 
     tiny = verbs.add_parser("tiny-model", help="build a small random Llama + local tokenizer (no downloads)")
     tiny.add_argument("dir")

@@ -105,7 +105,8 @@ def read_canonical(spec: JobSpec) -> tuple[ray.data.Dataset, list[str]]:
 
 def find_duplicates(ids: ray.data.Dataset, files: list[str]) -> dict[str, tuple[str, int]]:
     """First (source, row) of every id that occurs more than once; later occurrences are quarantined."""
-    counts = ids.groupby("id").count()
+    # Few partitions: the ids are small, and Ray's default of 200 hash partitions costs more than the work.
+    counts = ids.groupby("id", num_partitions=max(1, ids.num_blocks())).count()
     repeated = counts.map_batches(lambda t: t.filter(pc.greater(t["count()"], 1)), batch_format="pyarrow")
     duplicated = pa.array([r["id"] for r in repeated.take_all()], type=pa.string())
     if len(duplicated) == 0:

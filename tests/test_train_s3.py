@@ -1,0 +1,122 @@
+"""Fine-tuning with every path on a real S3 server: base model, training data, Ray Train's checkpoints
+and the exported judge all live under s3://, and a run killed after a checkpoint resumes from S3.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow.fs as pafs
+import pytest
+
+from judgelm_ray import model_store, storage
+from judgelm_ray.job import run_job
+from judgelm_ray.spec import spec_from_dict
+from judgelm_ray.train.export import resolve_judge_model
+from judgelm_ray.train.run import CRASH_ENV
+from s3_server import ACCESS_KEY, SECRET_KEY
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 8  # 2 workers x micro-batch 2 x 2 accumulation steps: one global batch, one step per epoch
+RUN = "s3://judgelm/runs/train-s3-resume"
+
+
+@pytest.fixture(scope="module")
+def s3_base_model(s3, tiny_model) -> str:
+    uri = "s3://judgelm/models/tiny-train-base"
+    model_store.upload_folder(tiny_model, uri)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def s3_train_data(s3) -> str:
+    lines = (REPO / "jobs" / "data" / "train-tiny.jsonl").read_text().splitlines()[:BATCH]
+    fs, path = storage.filesystem_for("s3://judgelm/train-data/tiny/part-0.jsonl")
+    with fs.open_output_stream(path) as out:
+        out.write(("\n".join(lines) + "\n").encode())
+    return "s3://judgelm/train-data/tiny/"
+
+
+def s3_keys(uri: str) -> list[str]:
+    """Every object under an s3:// prefix, relative to it."""
+    fs, inner = storage.filesystem_for(uri)
+    infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    return sorted(i.path[len(inner):].lstrip("/") for i in infos if i.is_file)
+
+
+def checkpoint_steps(uri: str) -> set[int]:
+    return {int(m.group(1)) for key in s3_keys(uri) if (m := re.match(r"checkpoint_step_(\d+)/", key))}
+
+
+def test_zero2_checkpoints_on_s3_survive_a_killed_run_and_the_rerun_exports_to_s3(
+    ray_local, s3_base_model, s3_train_data, tmp_path, monkeypatch
+):
+    data = {
+        "name": "train-s3-resume",
+        "train": {
+            "base_model": s3_base_model,
+            "data": {"path": s3_train_data, "format": "judgelm"},
+            "augment": {"swap_ratio": 0.0, "reference_ratio": 0.0},  # the same batch every step
+            "epochs": 4,
+            "learning_rate": 1e-3,
+            "global_batch_size": BATCH,
+            "micro_batch_size": 2,
+            "max_length": 512,
+            "dtype": "float32",
+            "deepspeed": {"zero_stage": 2},
+            "scaling": {"num_workers": 2, "gpus_per_worker": 0, "cpus_per_worker": 1},
+            "checkpoint": {"every_steps": 2, "keep": 2},
+            "max_failures": 0,
+        },
+        "output": RUN,
+    }
+    spec = spec_from_dict(data)
+    root = f"{RUN}/train"
+
+    # 1. Rank 1 SIGKILLs itself once the step-2 checkpoint is committed on S3; no retries: the run fails.
+    monkeypatch.setenv(CRASH_ENV, f"1:2:{tmp_path / 'crashed'}")
+    with pytest.raises(Exception):
+        run_job(spec)
+    assert (tmp_path / "crashed").exists()  # the worker really died
+    failed = storage.read_json(f"{root}/manifest.json")
+    assert failed["status"] == "failed" and "error" in failed
+    assert checkpoint_steps(f"{root}/checkpoints") == {2}
+    ckpt_files = s3_keys(f"{root}/checkpoints/checkpoint_step_000002")
+    assert any(k.endswith("model_states.pt") for k in ckpt_files), ckpt_files  # DeepSpeed shards on S3
+    assert any(k.endswith("optim_states.pt") for k in ckpt_files), ckpt_files
+    assert not s3_keys(f"{root}/model")  # nothing exported by the failed run
+
+    # 2. The same spec again: Ray Train finds its state on S3 and resumes at step 2, not 0.
+    monkeypatch.delenv(CRASH_ENV)
+    [(section, manifest, _)] = run_job(spec)
+    assert section == "train" and manifest["status"] == "succeeded"
+    stats = manifest["stats"]
+    assert stats["resumed_from_step"] == 2 and stats["steps"] == stats["total_steps"] == 4, stats
+    assert stats["first_loss"] is not None and stats["final_loss"] < stats["first_loss"], stats
+    assert manifest["counts"] == {"examples": BATCH, "dropped": {}}
+    assert manifest["outputs"]["model"] == f"{root}/model"
+    assert manifest["outputs"]["checkpoints"] == f"{root}/checkpoints"
+    assert checkpoint_steps(f"{root}/checkpoints") == {2, 4}  # keep: 2
+    assert storage.read_json(f"{root}/manifest.json")["status"] == "succeeded"
+    assert storage.read_json(f"{root}/deepspeed_config.json")["zero_optimization"]["stage"] == 2
+
+    # 3. The export is on S3, and a judge spec naming the run folder finds and loads it.
+    exported = s3_keys(f"{root}/model")
+    assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= set(exported), exported
+    assert resolve_judge_model(RUN) == f"{root}/model"
+    local = model_store.ensure_local_model(f"{root}/model")
+    from judgelm_ray.engines import GenerationParams, load_engine
+
+    [generation] = load_engine("hf", local).generate(["What?"], GenerationParams(max_tokens=4))
+    assert generation.completion_tokens >= 1
+
+    # 4. No credentials in what the run wrote.
+    written = ["manifest.json", "train_spec.json", "deepspeed_config.json", "result.json",
+               "checkpoints/checkpoint_manager_snapshot.json"]  # the last one is Ray Train's own state
+    for key in written:
+        text = json.dumps(storage.read_json(f"{root}/{key}"))
+        assert SECRET_KEY not in text and ACCESS_KEY not in text
