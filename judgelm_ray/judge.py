@@ -20,7 +20,7 @@ from ray.data import ActorPoolStrategy
 from judgelm_ray import cluster, stages, storage
 from judgelm_ray.engines import load_engine
 from judgelm_ray.engines.base import GenerationParams
-from judgelm_ray.manifest import build_manifest, utc_now
+from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.spec import JobSpec, JudgeSpec
 
@@ -235,9 +235,6 @@ def format_summary(manifest: dict) -> str:
     """The table printed at the end of a run."""
     counts, stats = manifest["counts"], manifest["stats"]
 
-    def number(value, fmt: str = "{:,}") -> str:
-        return "-" if value is None else fmt.format(value)
-
     lines = [
         ("rows read", number(counts["read"])),
         ("judged", number(counts["judged"])),
@@ -250,5 +247,4 @@ def format_summary(manifest: dict) -> str:
         ("status", manifest["status"]),
         ("output", manifest["outputs"]["judgments"]),
     ]
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
+    return summary_table(lines)

@@ -65,3 +65,14 @@ def build_manifest(spec: JobSpec, started: str, ended: str, counts: dict, stats:
         "counts": counts,
         "stats": stats,
     }
+
+
+def number(value, fmt: str = "{:,}") -> str:
+    """A value for a summary table; "-" where there is none."""
+    return "-" if value is None else fmt.format(value)
+
+
+def summary_table(lines: list[tuple[str, str]]) -> str:
+    """The two-column table printed at the end of a run."""
+    width = max(len(key) for key, _ in lines)
+    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in lines)

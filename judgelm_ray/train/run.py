@@ -16,7 +16,7 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from judgelm_ray import cluster, storage
-from judgelm_ray.manifest import build_manifest, utc_now
+from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now
 from judgelm_ray.spec import JobSpec, TrainSpec
 from judgelm_ray.train import export, loop
 
@@ -141,9 +141,6 @@ def format_summary(manifest: dict) -> str:
     """The table printed at the end of a training run."""
     counts, stats = manifest["counts"], manifest["stats"]
 
-    def number(value, fmt: str = "{:,}") -> str:
-        return "-" if value is None else fmt.format(value)
-
     lines = [
         ("examples", number(counts["examples"])),
         ("dropped", ", ".join(f"{k}: {v}" for k, v in counts["dropped"].items()) or "0"),
@@ -155,5 +152,4 @@ def format_summary(manifest: dict) -> str:
         ("status", manifest["status"]),
         ("model", manifest["outputs"]["model"]),
     ]
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
+    return summary_table(lines)
