@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from judgelm_ray.spec import SpecError, dump_yaml, load_spec

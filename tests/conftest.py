@@ -35,6 +35,16 @@ def s3(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def s3_model(s3, tiny_model) -> str:
+    """The tiny model, uploaded once to the test S3 server."""
+    from judgelm_ray import model_store
+
+    uri = "s3://judgelm/models/tiny"
+    model_store.upload_folder(tiny_model, uri)
+    return uri
+
+
+@pytest.fixture(scope="session")
 def ray_local(s3):
     """One embedded local Ray for all integration tests (starting one costs seconds)."""
     import ray

@@ -18,6 +18,15 @@ ACCESS_KEY = "AKIAJUDGELMRAYTEST01"
 SECRET_KEY = "judgelm-ray-test-secret-DO-NOT-LEAK-7f3a9c"
 
 
+def put_s3_object(uri: str, data: bytes) -> None:
+    """Write one object through the same pyarrow filesystem the product uses."""
+    from judgelm_ray import storage
+
+    fs, path = storage.filesystem_for(uri)
+    with fs.open_output_stream(path) as out:
+        out.write(data)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

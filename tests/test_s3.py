@@ -16,7 +16,7 @@ import yaml
 from judgelm_ray import model_store, storage
 from judgelm_ray.judge import run_judge
 from judgelm_ray.spec import spec_from_dict
-from s3_server import ACCESS_KEY, SECRET_KEY
+from s3_server import ACCESS_KEY, SECRET_KEY, put_s3_object
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +25,8 @@ SMOKE = REPO / "jobs" / "data" / "smoke.jsonl"
 
 
 @pytest.fixture(scope="module")
-def s3_model(s3, tiny_model) -> str:
-    uri = "s3://judgelm/models/tiny"
-    model_store.upload_folder(tiny_model, uri)
-    return uri
-
-
-@pytest.fixture(scope="module")
 def s3_input(s3) -> str:
-    fs, path = storage.filesystem_for("s3://judgelm/inputs/smoke/part-0.jsonl")
-    with fs.open_output_stream(path) as out:
-        out.write(SMOKE.read_bytes())
+    put_s3_object("s3://judgelm/inputs/smoke/part-0.jsonl", SMOKE.read_bytes())
     return "s3://judgelm/inputs/smoke/"
 
 

@@ -16,7 +16,7 @@ from judgelm_ray.job import run_job
 from judgelm_ray.spec import spec_from_dict
 from judgelm_ray.train.export import resolve_judge_model
 from judgelm_ray.train.run import CRASH_ENV
-from s3_server import ACCESS_KEY, SECRET_KEY
+from s3_server import ACCESS_KEY, SECRET_KEY, put_s3_object
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +26,9 @@ RUN = "s3://judgelm/runs/train-s3-resume"
 
 
 @pytest.fixture(scope="module")
-def s3_base_model(s3, tiny_model) -> str:
-    uri = "s3://judgelm/models/tiny-train-base"
-    model_store.upload_folder(tiny_model, uri)
-    return uri
-
-
-@pytest.fixture(scope="module")
 def s3_train_data(s3) -> str:
     lines = (REPO / "jobs" / "data" / "train-tiny.jsonl").read_text().splitlines()[:BATCH]
-    fs, path = storage.filesystem_for("s3://judgelm/train-data/tiny/part-0.jsonl")
-    with fs.open_output_stream(path) as out:
-        out.write(("\n".join(lines) + "\n").encode())
+    put_s3_object("s3://judgelm/train-data/tiny/part-0.jsonl", ("\n".join(lines) + "\n").encode())
     return "s3://judgelm/train-data/tiny/"
 
 
@@ -53,12 +44,12 @@ def checkpoint_steps(uri: str) -> set[int]:
 
 
 def test_zero2_checkpoints_on_s3_survive_a_killed_run_and_the_rerun_exports_to_s3(
-    ray_local, s3_base_model, s3_train_data, tmp_path, monkeypatch
+    ray_local, s3_model, s3_train_data, tmp_path, monkeypatch
 ):
     data = {
         "name": "train-s3-resume",
         "train": {
-            "base_model": s3_base_model,
+            "base_model": s3_model,
             "data": {"path": s3_train_data, "format": "judgelm"},
             "augment": {"swap_ratio": 0.0, "reference_ratio": 0.0},  # the same batch every step
             "epochs": 4,
