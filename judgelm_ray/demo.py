@@ -19,6 +19,7 @@ from pathlib import Path
 
 from judgelm_ray import storage, synthetic
 from judgelm_ray.job import run_job
+from judgelm_ray.report import pyplot, save_figure
 from judgelm_ray.spec import JobSpec, load_spec, resolved_dict, spec_from_dict
 from judgelm_ray.tiny import build_tiny_model
 
@@ -98,11 +99,7 @@ def format_comparison(rows: list[dict]) -> str:
 
 
 def plot_comparison(rows: list[dict], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = [f"{r['judge']}\n{r['reference']}" for r in rows]
     measures = [("consistency", "consistency"), ("prefer_first", "prefers 1st"), ("prefer_second", "prefers 2nd"),
                 ("agreement", "agreement")]
@@ -116,10 +113,7 @@ def plot_comparison(rows: list[dict], path: str) -> None:
     axis.set_ylabel("fraction of held-out pairs")
     axis.set_title("Swap augmentation vs. position bias (held-out pairs, both orders)")
     axis.legend(loc="upper right", fontsize=8)
-    figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def reference_finding(rows: list[dict]) -> str:

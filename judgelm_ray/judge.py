@@ -20,7 +20,7 @@ from ray.data import ActorPoolStrategy
 from judgelm_ray import cluster, stages, storage
 from judgelm_ray.engines import load_engine
 from judgelm_ray.engines.base import GenerationParams
-from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now
+from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now, write_failed_manifest
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.spec import JobSpec, JudgeSpec
 
@@ -147,19 +147,14 @@ def resolve_model_path(judge: JudgeSpec) -> JudgeSpec:
 
 
 def run_judge(spec: JobSpec) -> dict:
-    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json).
-
-    A run that fails still writes its manifest, with status "failed" and the error, so a cluster
-    user finds out what happened where the results should have been.
-    """
+    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json,
+    with status "failed" and the error when the run fails)."""
     started = utc_now()
     paths = RunPaths(spec.output)
     try:
         counts, stats = _judge(spec, paths)
     except Exception as error:
-        manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
-        manifest["error"] = f"{type(error).__name__}: {error}"
-        storage.write_json(paths.manifest, manifest)
+        write_failed_manifest(paths.manifest, spec, started, error)
         raise
     # Every row read must be accounted for; a mismatch is a bug, never silently accepted.
     status = "succeeded" if counts["read"] == counts["judged"] + counts["quarantined"] else "counts_mismatch"

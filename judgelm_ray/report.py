@@ -10,6 +10,7 @@ import io
 
 from judgelm_ray import storage
 from judgelm_ray.evaluate import score_pairs
+from judgelm_ray.manifest import summary_table
 
 CONFUSION_PNG = "confusion.png"
 SCORES_PNG = "score_differences.png"
@@ -42,27 +43,21 @@ def format_table(result: dict) -> str:
     ]
     if result["scores"]["n"]:
         lines.append(("pearson / spearman / kendall", " / ".join(_number(result["scores"][k]) for k in ("pearson", "spearman", "kendall"))))
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
+    return summary_table(lines)
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    fs, inner = storage.filesystem_for(path)
-    fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(inner) as stream:
-        stream.write(data)
-
-
-def _save(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
+    """Write a figure as PNG to a local or s3:// path, and free it."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(figure)
-    _write_bytes(path, buffer.getvalue())
+    storage.write_bytes(path, buffer.getvalue())
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib with the Agg backend: cluster nodes have no display."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,7 +79,7 @@ def plot_confusion(result: dict, path: str) -> None:
     """Heat map of gold (rows) against predicted (columns); colour is the share of the gold row."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     confusion = result["confusion"]
     matrix = np.array(confusion["matrix"], dtype=float)
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
@@ -99,12 +94,12 @@ def plot_confusion(result: dict, path: str) -> None:
     axes.set_ylabel("gold")
     axes.set_title("Confusion matrix (colour: share of the gold row)" + _failure_note(result))
     figure.colorbar(image, ax=axes, fraction=0.046)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_score_differences(rows: list[dict], path: str) -> bool:
     """Distribution of predicted score differences (answer 1 - answer 2), against gold; False if no scores."""
-    plt = _pyplot()
+    plt = pyplot()
     predicted, gold = score_pairs([r for r in rows if r["scores"] and len(r["scores"]) == 2 and r["gold_scores"]])
     if predicted:
         figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -122,7 +117,7 @@ def plot_score_differences(rows: list[dict], path: str) -> bool:
         right.set_xlabel("gold difference")
         right.set_ylabel("predicted difference")
         right.set_title("Predicted vs gold difference")
-        _save(figure, path)
+        save_figure(figure, path)
         return True
     # Gold without scores (human labels): show how predicted differences split by gold class.
     by_class: dict[str, list[float]] = {}
@@ -139,7 +134,7 @@ def plot_score_differences(rows: list[dict], path: str) -> bool:
     axes.set_ylabel("rows")
     axes.set_title("Predicted score differences by gold verdict")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
     return True
 
 
@@ -154,7 +149,7 @@ def _bins(values: list[float]) -> list[float]:
 
 def plot_position_bias(result: dict, path: str) -> None:
     """Bars: agreement per order, consistency and the two position-preference rates."""
-    plt = _pyplot()
+    plt = pyplot()
     names = ["agreement", "agreement_swapped", "agreement_both", "consistency", "prefer_first", "prefer_second"]
     values = [result[name] or 0.0 for name in names]
     figure, axes = plt.subplots(figsize=(8, 4))
@@ -164,7 +159,7 @@ def plot_position_bias(result: dict, path: str) -> None:
     axes.set_ylim(0, 112)  # room for the value labels above a full bar
     axes.set_ylabel("% of rows")
     axes.set_title(f"Order effects over {result['both_orders']:,} rows" + _failure_note(result))
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -247,5 +242,5 @@ def write_report(result: dict, rows: list[dict], out: str) -> dict[str, str]:
         images["bias"] = BIAS_PNG
     if plot_score_differences(rows, storage.join(out, SCORES_PNG)):
         images["scores"] = SCORES_PNG
-    _write_bytes(storage.join(out, "report.md"), render_markdown(result, images).encode("utf-8"))
+    storage.write_bytes(storage.join(out, "report.md"), render_markdown(result, images).encode("utf-8"))
     return images

@@ -93,6 +93,14 @@ def write_json(path: str, data: dict) -> None:
         os.replace(target, inner)
 
 
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a file (a plot, a report) to a local or s3:// path, creating its folder."""
+    fs, inner = filesystem_for(path)
+    fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(inner) as stream:
+        stream.write(data)
+
+
 def read_json(path: str) -> dict:
     fs, inner = filesystem_for(path)
     with fs.open_input_stream(inner) as stream:

@@ -90,15 +90,19 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
+    _train_bpe(tok, training_corpus(), VOCAB_SIZE)
+    return _with_bos(tok)
+
+
+def _train_bpe(tok: Tokenizer, corpus: list[str], vocab_size: int) -> None:
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS,
         # The full byte alphabet guarantees every input is encodable.
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(training_corpus(), trainer=trainer)
-    return _with_bos(tok)
+    tok.train_from_iterator(corpus, trainer=trainer)
 
 
 def _with_bos(tok: Tokenizer) -> PreTrainedTokenizerFast:
@@ -166,13 +170,7 @@ def build_compact_tokenizer() -> PreTrainedTokenizerFast:
     tok.normalizer = normalizers.Replace("\n", "\n ")
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Replace("\n ", "\n")])
-    trainer = trainers.BpeTrainer(
-        vocab_size=COMPACT_VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_compact_corpus(), trainer=trainer)
+    _train_bpe(tok, _compact_corpus(), COMPACT_VOCAB_SIZE)
     # Not special: decoding with skip_special_tokens must keep the template text.
     tok.add_tokens([AddedToken(piece, normalized=False) for piece in _template_pieces()])
     return _with_bos(tok)

@@ -16,11 +16,11 @@ from safetensors.torch import load_file
 from judgelm_ray.job import run_job
 from judgelm_ray.spec import spec_from_dict
 from judgelm_ray.train.run import CRASH_ENV
+from train_specs import BATCH, train_spec
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
-BATCH = 8  # 2 workers x micro-batch 2 x 2 accumulation steps
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +30,6 @@ def fixed_batch(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
-
-
-def train_spec(tmp_path: Path, model: str, data: str, zero_stage: int, max_failures: int, **top) -> dict:
-    return {
-        "name": f"zero{zero_stage}",
-        "train": {
-            "base_model": model,
-            "data": {"path": data, "format": "judgelm"},
-            "augment": {"swap_ratio": 0.0, "reference_ratio": 0.0},  # the same batch every step
-            "epochs": 6,
-            "learning_rate": 1e-3,
-            "global_batch_size": BATCH,
-            "micro_batch_size": 2,
-            "max_length": 512,
-            "dtype": "float32",
-            "deepspeed": {"zero_stage": zero_stage},
-            "scaling": {"num_workers": 2, "gpus_per_worker": 0, "cpus_per_worker": 1},
-            "checkpoint": {"every_steps": 2, "keep": 2},
-            "max_failures": max_failures,
-        },
-        "output": str(tmp_path / "run"),
-        **top,
-    }
 
 
 def assert_exported(model_dir: Path, base_model: str) -> None:

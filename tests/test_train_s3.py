@@ -17,11 +17,11 @@ from judgelm_ray.spec import spec_from_dict
 from judgelm_ray.train.export import resolve_judge_model
 from judgelm_ray.train.run import CRASH_ENV
 from s3_server import ACCESS_KEY, SECRET_KEY, put_s3_object
+from train_specs import BATCH, train_spec
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
-BATCH = 8  # 2 workers x micro-batch 2 x 2 accumulation steps: one global batch, one step per epoch
 RUN = "s3://judgelm/runs/train-s3-resume"
 
 
@@ -46,25 +46,8 @@ def checkpoint_steps(uri: str) -> set[int]:
 def test_zero2_checkpoints_on_s3_survive_a_killed_run_and_the_rerun_exports_to_s3(
     ray_local, s3_model, s3_train_data, tmp_path, monkeypatch
 ):
-    data = {
-        "name": "train-s3-resume",
-        "train": {
-            "base_model": s3_model,
-            "data": {"path": s3_train_data, "format": "judgelm"},
-            "augment": {"swap_ratio": 0.0, "reference_ratio": 0.0},  # the same batch every step
-            "epochs": 4,
-            "learning_rate": 1e-3,
-            "global_batch_size": BATCH,
-            "micro_batch_size": 2,
-            "max_length": 512,
-            "dtype": "float32",
-            "deepspeed": {"zero_stage": 2},
-            "scaling": {"num_workers": 2, "gpus_per_worker": 0, "cpus_per_worker": 1},
-            "checkpoint": {"every_steps": 2, "keep": 2},
-            "max_failures": 0,
-        },
-        "output": RUN,
-    }
+    data = train_spec(tmp_path, s3_model, s3_train_data, zero_stage=2, max_failures=0, epochs=4, output=RUN,
+                      name="train-s3-resume")
     spec = spec_from_dict(data)
     root = f"{RUN}/train"
 

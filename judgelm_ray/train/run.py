@@ -16,7 +16,7 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from judgelm_ray import cluster, storage
-from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now
+from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now, write_failed_manifest
 from judgelm_ray.spec import JobSpec, TrainSpec
 from judgelm_ray.train import export, loop
 
@@ -37,9 +37,7 @@ def run_train(spec: JobSpec) -> dict:
     try:
         counts, stats = _train(spec, root)
     except Exception as error:
-        manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
-        manifest["error"] = f"{type(error).__name__}: {error}"
-        storage.write_json(storage.join(root, "manifest.json"), manifest)
+        write_failed_manifest(storage.join(root, "manifest.json"), spec, started, error)
         raise
     manifest = build_manifest(spec, started, utc_now(), counts, stats, "succeeded")
     manifest["outputs"] = {
