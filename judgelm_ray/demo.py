@@ -95,7 +95,7 @@ def format_comparison(rows: list[dict]) -> str:
 
     table = [header] + [[cell(r[k]) for k in keys] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in table)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in table)
 
 
 def plot_comparison(rows: list[dict], path: str) -> None:
@@ -109,10 +109,10 @@ def plot_comparison(rows: list[dict], path: str) -> None:
         xs = [x + (i - (len(measures) - 1) / 2) * width for x in range(len(rows))]
         axis.bar(xs, [r[key] or 0 for r in rows], width, label=name)
     axis.set_xticks(range(len(rows)), labels)
-    axis.set_ylim(0, 1)
+    axis.set_ylim(0, 1.15)  # room for the legend above bars that reach 1
     axis.set_ylabel("fraction of held-out pairs")
     axis.set_title("Swap augmentation vs. position bias (held-out pairs, both orders)")
-    axis.legend(loc="upper right", fontsize=8)
+    axis.legend(loc="upper center", ncol=len(measures), fontsize=8)
     save_figure(figure, path)
 
 
@@ -126,8 +126,11 @@ def reference_finding(rows: list[dict]) -> str:
         return f"- Reference support: the reference raised agreement by {gain:.3f} on held-out pairs."
     return (
         f"- Reference support is NOT shown by this demo: agreement changed by {gain:+.3f} with the reference. "
-        "The tiny judge learns surface features of the answers; it does not learn to compare an answer "
-        "with the reference for countries it never saw."
+        "The tiny judge learns what it can tell from the answers alone (empty, off-topic, terse or full) and "
+        "scores any on-topic capital or sum as if it were right (10 full, 9 terse), in either order: knowledge "
+        "bias, which the reference should fix, but it does not learn to check an answer against it. Also tried, "
+        "without a change: training with the reference always shown, a bare reference (the value only), "
+        "3 and 4 layers, 4 attention heads, and 6x the training data."
     )
 
 
@@ -139,7 +142,8 @@ def write_report(spec: JobSpec, settings: DemoSettings, rows: list[dict]) -> str
         "",
         f"Training data: {settings.train_records} synthetic JudgeLM-format records with a planted position skew: "
         f"the better answer is shown first in {settings.train_position_skew:.0%} of pairs. Held-out set: "
-        f"{settings.eval_records} pairs about unseen countries and numbers, unbiased. Both judges start from the same "
+        f"{settings.eval_records} pairs about unseen countries and numbers, unbiased. The made-up countries are too many "
+        "to memorise, so on facts the judges judge as a judge without that knowledge would. Both judges start from the same "
         f"random {settings.num_layers}-layer, {settings.hidden_size}-wide Llama and train with the same budget; only "
         "swap augmentation differs. Each judge scores the held-out pairs in both orders.",
         "",

@@ -1,7 +1,7 @@
 """A synthetic judge dataset with knowable answers, written as JudgeLM-format records.
 
 Every question has one right answer a rule can check: two-digit arithmetic ("What is 47 + 38?")
-or the capital of a made-up country ("What is the capital of Velmora?"). Each candidate answer is
+or the capital of a made-up country ("What is the capital of Morwexstan?"). Each candidate answer is
 drawn with a quality and a style, and the teacher score follows from them by rule, so a judge
 trained on the data can learn the rule and be measured against it:
 
@@ -30,21 +30,37 @@ import json
 import random
 from pathlib import Path
 
-# Made-up countries and capitals (no real place, so a judge cannot know them from pre-training).
-COUNTRIES: tuple[tuple[str, str], ...] = (
-    ("Velmora", "Tarnis"), ("Quorland", "Bexhold"), ("Ostrevia", "Lunmark"), ("Zandria", "Pelcott"),
-    ("Brimaty", "Osvane"), ("Kelduna", "Marrowby"), ("Thessen Minor", "Droven"), ("Ulvatia", "Sorrin"),
-    ("Norrowen", "Gaspel"), ("Pyrmont", "Ellisk"), ("Carvossa", "Tindle"), ("Yarrowic", "Hollin"),
-    ("Dunmere", "Rasketh"), ("Elbaron", "Quillon"), ("Frisa", "Nadrow"), ("Gorlovia", "Vessant"),
-    ("Halvenne", "Corrimar"), ("Istrada", "Bellorn"), ("Jovaria", "Kastel"), ("Lurenza", "Portavel"),
-    ("Mirova", "Sandrel"), ("Nethuria", "Ambrel"), ("Orrisca", "Tolvane"), ("Pallidor", "Wenmarsh"),
-    ("Rusvenia", "Ketterby"), ("Sarnoth", "Lindoval"), ("Tavaris", "Omberly"), ("Vandoria", "Ruskin"),
-    ("Wexland", "Harrowel"), ("Zorvath", "Milsane"), ("Ambrosia Vale", "Cindera"), ("Belvoria", "Dovetta"),
-    # Held out for evaluation.
-    ("Calmora", "Ferrisk"), ("Drevonia", "Galbrook"), ("Estmarch", "Pinnavel"), ("Glaswen", "Torvale"),
-    ("Kavrenia", "Lossberg"), ("Merovine", "Astrel"), ("Pontavia", "Whisterly"), ("Solvenna", "Braxmoor"),
+# Made-up countries and capitals, built from syllables (no real place, so no judge can know them
+# from pre-training). There are far more than a few thousand training records can teach: like a
+# real judge meeting facts it does not know, a judge trained here cannot recall which capital is
+# right, and learns to judge by what it can tell (an empty, off-topic, terse or full answer). With
+# a few dozen countries the tiny demo judge memorised them instead, then on held-out countries
+# guessed, and its guesses (greedy decoding writes the first score first) favoured answer 1.
+_SYLLABLES = (
+    "bar", "vel", "mor", "tan", "ris", "quo", "len", "dra", "pel", "cot", "sor", "gan", "lim", "nor", "wex",
+    "zan", "thel", "brim", "kel", "dun", "fra", "gor", "hal", "ist", "jov", "lur", "mir", "neth", "orr", "pal",
 )
-EVAL_COUNTRIES = 8
+_COUNTRY_ENDINGS = ("ia", "land", "ova", "stan", "mere", "avia")
+_CAPITAL_ENDINGS = ("ton", "burg", "holm", "is", "wick", "moor")
+TRAIN_COUNTRIES = 2000
+EVAL_COUNTRIES = 200
+
+
+def _made_up_countries() -> tuple[tuple[str, str], ...]:
+    """(country, capital) pairs, all names distinct; the same on every machine and run."""
+    rng = random.Random("countries")
+    names: set[str] = set()
+    table = []
+    while len(table) < TRAIN_COUNTRIES + EVAL_COUNTRIES:
+        country = "".join(rng.sample(_SYLLABLES, 2)).capitalize() + rng.choice(_COUNTRY_ENDINGS)
+        capital = "".join(rng.sample(_SYLLABLES, 2)).capitalize() + rng.choice(_CAPITAL_ENDINGS)
+        if country not in names and capital not in names:
+            names.update((country, capital))
+            table.append((country, capital))
+    return tuple(table)
+
+
+COUNTRIES = _made_up_countries()  # the last EVAL_COUNTRIES are held out for evaluation
 EVAL_ID_OFFSET = 1_000_000
 SPLITS = ("train", "eval")
 
@@ -87,7 +103,9 @@ def _near_capital(capital: str, rng: random.Random) -> str:
 def _capital_question(split: str, rng: random.Random) -> tuple[str, dict]:
     table = _countries(split)
     country, capital = rng.choice(table)
-    wrong = rng.choice([c for _, c in table if c != capital])
+    wrong = capital
+    while wrong == capital:
+        wrong = rng.choice(table)[1]
     values = {"correct": capital, "near": _near_capital(capital, rng), "wrong": wrong}
     return f"What is the capital of {country}?", {
         q: (f"The capital of {country} is {v}.", v) for q, v in values.items()

@@ -26,8 +26,10 @@ def test_swap_augmentation_removes_the_planted_position_bias(ray_local, tmp_path
     swap, no_swap = rows["swap-aug"], rows["no-swap"]
     assert swap["n"] == no_swap["n"] == QUICK.eval_records
     assert swap["parse_rate"] >= 0.95 and no_swap["parse_rate"] >= 0.95
-    # The judge trained without swap augmentation picks whichever answer is shown first.
-    assert swap["consistency"] - no_swap["consistency"] >= 0.15
+    # The judge trained without swap augmentation picks whichever answer is shown first
+    # (measured: 0.94 vs 0.33 consistency in the in-process proxy of this budget).
+    assert swap["consistency"] >= 0.8
+    assert swap["consistency"] - no_swap["consistency"] >= 0.3
     assert no_swap["prefer_first"] > 2 * no_swap["prefer_second"]
     report = Path(result["report"])
     assert report.is_file() and (report.parent / "comparison.png").stat().st_size > 10_000
