@@ -20,10 +20,7 @@ def run_job(spec: JobSpec) -> list[tuple[str, dict, str]]:
         return results
 
     from judgelm_ray.judge import format_summary, run_judge
-    from judgelm_ray.train.export import resolve_judge_model
 
-    # judge.model may name a training run folder: judge with the model exported there.
-    spec = spec.model_copy(update={"judge": spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})})
     manifest = run_judge(spec)
     results.append(("judge", manifest, format_summary(manifest)))
     if spec.evaluate is not None and manifest["status"] == "succeeded":

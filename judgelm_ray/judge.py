@@ -8,7 +8,6 @@ millions of prompts in the object store, and the engine stage (by far the most e
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from judgelm_ray.engines.base import GenerationParams
 from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now, write_failed_manifest
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.spec import JobSpec, JudgeSpec
+from judgelm_ray.train.export import resolve_judge_model
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,15 @@ def _sum_stats(judgments_path: str) -> dict:
     return totals
 
 
-def resolve_model_path(judge: JudgeSpec) -> JudgeSpec:
-    """Make a local model folder absolute: Ray workers do not run in the driver's directory."""
-    if not storage.is_remote(judge.model) and os.path.isdir(judge.model):
-        return judge.model_copy(update={"model": os.path.abspath(judge.model)})
-    return judge
-
-
 def run_judge(spec: JobSpec) -> dict:
     """Run a judge job end to end and return its manifest (also written to <output>/manifest.json,
     with status "failed" and the error when the run fails)."""
     started = utc_now()
     paths = RunPaths(spec.output)
     try:
+        # judge.model may name a training run folder: judge with the model exported there.
+        judge = spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})
+        spec = spec.model_copy(update={"judge": judge})
         counts, stats = _judge(spec, paths)
     except Exception as error:
         write_failed_manifest(paths.manifest, spec, started, error)
@@ -166,7 +162,7 @@ def run_judge(spec: JobSpec) -> dict:
 
 def _judge(spec: JobSpec, paths: RunPaths) -> tuple[dict, dict]:
     clock = time.monotonic()
-    judge = resolve_model_path(spec.judge)
+    judge = spec.judge.model_copy(update={"model": storage.for_workers(spec.judge.model)})
     started_local_ray = cluster.connect()
     if started_local_ray:
         cluster.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)

@@ -78,19 +78,3 @@ def ensure_local_model(model: str, max_workers: int = 8) -> str:
         marker.write_text(json.dumps(objects, sort_keys=True))
     return str(local)
 
-
-def upload_folder(folder: str | Path, uri: str, max_workers: int = 8) -> None:
-    """Copy a local folder (an exported model) to s3://bucket/prefix, one thread per file."""
-    import boto3
-
-    bucket, prefix = split_s3_uri(uri)
-    client = boto3.client("s3")
-    root = Path(folder)
-    files = [p for p in root.rglob("*") if p.is_file()]
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [
-            pool.submit(client.upload_file, str(p), bucket, "/".join(filter(None, [prefix, p.relative_to(root).as_posix()])))
-            for p in files
-        ]
-        for future in futures:
-            future.result()

@@ -30,6 +30,18 @@ def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(path)
 
 
+def for_workers(path: str) -> str:
+    """An existing local path made absolute, since Ray workers do not run in the driver's directory;
+    remote paths and other names (a hub model id) as they are."""
+    return os.path.abspath(path) if not is_remote(path) and os.path.exists(path) else path
+
+
+def upload_folder(local: str, dest: str) -> None:
+    """Copy a local folder's files into a local or s3:// folder."""
+    fs, inner = filesystem_for(dest)
+    pafs.copy_files(local, inner, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+
+
 def _has_input_extension(path: str) -> bool:
     return path.lower().endswith(INPUT_EXTENSIONS)
 

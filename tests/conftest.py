@@ -37,10 +37,10 @@ def s3(tmp_path_factory):
 @pytest.fixture(scope="session")
 def s3_model(s3, tiny_model) -> str:
     """The tiny model, uploaded once to the test S3 server."""
-    from judgelm_ray import model_store
+    from judgelm_ray import storage
 
     uri = "s3://judgelm/models/tiny"
-    model_store.upload_folder(tiny_model, uri)
+    storage.upload_folder(str(tiny_model), uri)
     return uri
 
 

@@ -39,8 +39,7 @@ def save_model(model, state_dict: dict, tokenizer, dest: str) -> None:
         tokenizer.save_pretrained(local)
         if storage.is_remote(dest):
             storage.remove_tree(dest)
-            fs, inner = storage.filesystem_for(dest)
-            pafs.copy_files(local, inner, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+            storage.upload_folder(local, dest)
         else:
             # Copy beside the destination, then swap it in: a reader never sees half a model.
             staging = f"{os.path.abspath(dest)}.partial"

@@ -106,15 +106,12 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
 def _with_absolute_paths(train: TrainSpec) -> TrainSpec:
     """Workers do not run in the driver's directory: local paths must be absolute."""
 
-    def absolute(path: str) -> str:
-        return path if storage.is_remote(path) or not os.path.exists(path) else os.path.abspath(path)
-
-    update: dict = {"base_model": absolute(train.base_model)}
+    update: dict = {"base_model": storage.for_workers(train.base_model)}
     for key in ("data", "eval_data"):
         section = getattr(train, key)
         if section is not None:
             storage.list_input_files(section.path)  # fail here, not on every worker
-            update[key] = section.model_copy(update={"path": absolute(section.path)})
+            update[key] = section.model_copy(update={"path": storage.for_workers(section.path)})
     return train.model_copy(update=update)
 
 
