@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 
 from judgelm_ray import metrics, storage
-from judgelm_ray.predictions import best_of, load_gold, load_predictions
+from judgelm_ray.predictions import load_gold, load_predictions
+from judgelm_ray.verdicts import best_of
 from judgelm_ray.spec import JobSpec
 
 POLICIES = ("tie", "exclude", "wrong")
@@ -68,10 +69,14 @@ def _lookup(column: str, gold: dict, prediction: dict):
     return None
 
 
-def apply_policy(rows: list[dict], policy: str) -> tuple[list[dict], dict]:
-    """Verdict rows (gold + forward [+ swapped]) under the parse-failure policy, and failure counts."""
+def check_policy(policy: str) -> None:
     if policy not in POLICIES:
         raise ValueError(f"unknown parse-failure policy {policy!r}; expected one of {POLICIES}")
+
+
+def apply_policy(rows: list[dict], policy: str) -> tuple[list[dict], dict]:
+    """Verdict rows (gold + forward [+ swapped]) under the parse-failure policy, and failure counts."""
+    check_policy(policy)
     verdict_rows = [r for r in rows if not r["single"] and r["gold_verdict"] is not None]
     forward_failed = sum(r["forward"] is None for r in verdict_rows)
     swapped_failed = sum(r["both_orders"] and r["swapped"] is None for r in verdict_rows)
@@ -153,8 +158,7 @@ def evaluate(
     """Evaluate a predictions file against gold; writes <out>/metrics.json, report.md and plots; returns the metrics."""
     from judgelm_ray.report import write_report
 
-    if parse_failures not in POLICIES:  # fail before reading millions of rows
-        raise ValueError(f"unknown parse-failure policy {parse_failures!r}; expected one of {POLICIES}")
+    check_policy(parse_failures)  # fail before reading millions of rows
     group_by = tuple(group_by)
     predicted = load_predictions(predictions, predictions_format, group_by)
     truth = load_gold(gold, gold_format, group_by) if gold is not None else None

@@ -42,6 +42,11 @@ def label_order(labels: set[str]) -> list[str]:
     return sorted(labels, key=lambda label: (label != "1", label != "tie", int(label) if label.isdigit() else 0, label))
 
 
+def _labels(gold: Sequence[str], predicted: Sequence[str | None]) -> list[str]:
+    """Every label in gold or predicted (failures aside), in reading order."""
+    return label_order(set(gold) | {p for p in predicted if p is not None})
+
+
 def _matrices_to_scores(matrices: np.ndarray) -> dict[str, np.ndarray]:
     """Per-sample agreement and macro precision/recall/F1 from confusion matrices (samples, K, K+1)."""
     k = matrices.shape[1]
@@ -77,7 +82,7 @@ def classification(gold: Sequence[str], predicted: Sequence[str | None]) -> dict
         raise ValueError(f"gold has {len(gold)} rows but predictions have {len(predicted)}")
     if not gold:
         return {"agreement": None, "precision": None, "recall": None, "f1": None, "per_class": {}, "confusion": None}
-    labels = label_order(set(gold) | {p for p in predicted if p is not None})
+    labels = _labels(gold, predicted)
     k = len(labels)
     matrix = np.bincount(_codes(gold, predicted, labels), minlength=k * (k + 1)).reshape(k, k + 1)
     scores = _matrices_to_scores(matrix[None])
@@ -104,7 +109,7 @@ def bootstrap_ci(gold: Sequence[str], predicted: Sequence[str | None], samples: 
     """Percentile intervals of agreement and macro F1 over `samples` resamples of the rows."""
     if samples <= 0 or not gold:
         return None
-    labels = label_order(set(gold) | {p for p in predicted if p is not None})
+    labels = _labels(gold, predicted)
     cells = len(labels) * (len(labels) + 1)
     codes = _codes(gold, predicted, labels)
     n = len(codes)
@@ -146,7 +151,6 @@ def order_metrics(gold: Sequence[str], forward: Sequence[str | None], swapped: S
         out.update(prefer_first=first / n, prefer_second=second / n,
                    delta_bias=abs(first - second) / n, total_bias=(first + second) / n)
     return out
-
 
 
 def correlations(predicted: Sequence[float], gold: Sequence[float]) -> dict:

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from judgelm_ray import records, stages, storage
+from judgelm_ray.verdicts import best_of
 
 PREDICTION_FORMATS = ("judgments", "pandalm-gpt", "pandalm", "llmbar-result")
 # The judgment columns evaluation reads; judge texts and prompts stay on disk.
@@ -54,15 +55,6 @@ def normalise_verdict(value, where: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return "tie" if value == 0 else str(value)
     raise ValueError(f"{where}: expected a verdict 1, 2, ... or 'tie' (0), got {value!r}")
-
-
-def best_of(scores: list[float] | None) -> str | None:
-    """The verdict two or more scores imply: the best answer, "tie" when the best is shared."""
-    if not scores or len(scores) < 2:
-        return None
-    top = max(scores)
-    winners = [i for i, score in enumerate(scores) if score == top]
-    return "tie" if len(winners) > 1 else str(winners[0] + 1)
 
 
 def _files(path: str, what: str) -> list[tuple[str, bytes]]:

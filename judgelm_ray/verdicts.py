@@ -145,8 +145,8 @@ def verdict_from_scores(scores: list[float]) -> str:
     return str(scores.index(best) + 1)
 
 
-def _verdict(scores: list[float] | None) -> str | None:
-    # A single graded score (single mode) has no winner.
+def best_of(scores: list[float] | None) -> str | None:
+    """The verdict scores imply, or None where there are none or one (a single graded answer has no winner)."""
     return verdict_from_scores(scores) if scores is not None and len(scores) >= 2 else None
 
 
@@ -160,8 +160,8 @@ def merge_orders(forward: ParsedJudgment, swapped: ParsedJudgment | None) -> Mer
     scores_forward = forward.scores
     swapped_raw = swapped.scores if swapped is not None else None
     scores_swapped = swapped_raw[::-1] if swapped_raw is not None else None
-    verdict_forward = _verdict(scores_forward)
-    verdict_swapped = _verdict(scores_swapped)
+    verdict_forward = best_of(scores_forward)
+    verdict_swapped = best_of(scores_swapped)
 
     errors = [f"forward: {forward.error}"] if forward.error is not None else []
     if swapped is not None and swapped.error is not None:

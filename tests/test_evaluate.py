@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from judgelm_ray.evaluate import apply_policy, compute_metrics, evaluate, join, score_pairs
-from judgelm_ray.predictions import best_of, load_gold, load_predictions, normalise_verdict
+from judgelm_ray.predictions import load_gold, load_predictions, normalise_verdict
+from judgelm_ray.verdicts import best_of
 
 REPO = Path(__file__).resolve().parents[1]
 METRIC_KEYS = {"n", "agreement", "precision", "recall", "f1", "agreement_swapped", "agreement_both", "consistency",
