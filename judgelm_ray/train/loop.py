@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import time
 
 import deepspeed
+import pyarrow.fs
 import ray.train
 import torch
 import torch.distributed as dist
@@ -75,8 +78,7 @@ def train_func(config: dict) -> None:
     state = {"step": 0, "first_loss": None, "loss": None, "eval_loss": None, "tokens": 0, "train_seconds": 0.0}
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            _, saved = engine.load_checkpoint(folder)
+        saved = _load_checkpoint(engine, checkpoint)
         state.update({key: saved[key] for key in state})
     resumed_from = state["step"]
     if rank == 0:
@@ -184,6 +186,30 @@ def evaluate(engine, examples: list, train: TrainSpec, tokenizer, pad_id: int) -
     dist.all_reduce(totals)
     engine.train()
     return (totals[0] / totals[1]).item()
+
+
+def _load_checkpoint(engine, checkpoint: ray.train.Checkpoint) -> dict:
+    """Load DeepSpeed state from a Ray Train checkpoint; returns the client state saved with it.
+
+    A remote checkpoint is downloaded once per node by local rank 0. Not checkpoint.as_directory():
+    its shared temp folder races (a worker that arrives while another worker deletes it fails with
+    "does not exist, even though it should have been created by another process"; seen in CI).
+    """
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+        _, saved = engine.load_checkpoint(checkpoint.path)
+        return saved
+    local_rank = ray.train.get_context().get_local_rank()
+    digest = hashlib.sha256(checkpoint.path.encode()).hexdigest()[:16]
+    folder = os.path.join(tempfile.gettempdir(), f"judgelm-resume-{digest}")
+    if local_rank == 0:
+        shutil.rmtree(folder, ignore_errors=True)  # a half-finished download from a crashed attempt
+        checkpoint.to_directory(folder)
+    dist.barrier()
+    _, saved = engine.load_checkpoint(folder)
+    dist.barrier()
+    if local_rank == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    return saved
 
 
 def _maybe_crash(fault: str | None, rank: int, step: int, root: str) -> None:
