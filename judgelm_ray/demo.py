@@ -143,7 +143,8 @@ def write_report(spec: JobSpec, settings: DemoSettings, rows: list[dict]) -> str
         f"Training data: {settings.train_records} synthetic JudgeLM-format records with a planted position skew: "
         f"the better answer is shown first in {settings.train_position_skew:.0%} of pairs. Held-out set: "
         f"{settings.eval_records} pairs about unseen countries and numbers, unbiased. The made-up countries are too many "
-        "to memorise, so on facts the judges judge as a judge without that knowledge would. Both judges start from the same "
+        "to memorise, so, like a real judge meeting facts it does not know, the judges cannot recall which capital "
+        "is right. Both judges start from the same "
         f"random {settings.num_layers}-layer, {settings.hidden_size}-wide Llama and train with the same budget; only "
         "swap augmentation differs. Each judge scores the held-out pairs in both orders.",
         "",
