@@ -18,9 +18,9 @@ from pathlib import Path
 
 import ray
 
+from judgelm_ray.demo.tiny_model import build_tiny_model
 from judgelm_ray.judge import run_judge
 from judgelm_ray.spec import spec_from_dict
-from judgelm_ray.tiny import build_tiny_model
 
 HERE = Path(__file__).resolve().parent
 

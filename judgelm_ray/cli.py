@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from judgelm_ray.evaluate.predictions import PREDICTION_FORMATS
+from judgelm_ray.evaluate.scoring import POLICIES as PARSE_FAILURE_POLICIES
+from judgelm_ray.inputs import FORMATS
 from judgelm_ray.spec import SpecError, dump_yaml, load_spec
 
 
@@ -36,12 +39,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from judgelm_ray.render import render_prompts, render_training
-
     spec = load_spec(args.spec, args.overrides)
     if spec.train is not None:
+        from judgelm_ray.train.preview import render_training
+
         print(render_training(spec, args.limit))
     if spec.judge is not None:
+        from judgelm_ray.judge.preview import render_prompts
+
         for row_id, order, prompt in render_prompts(spec, args.limit):
             print(f"===== {row_id} ({order}) =====")
             print(prompt)
@@ -49,8 +54,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from judgelm_ray.evaluate import evaluate
-    from judgelm_ray.report import format_table
+    from judgelm_ray.console import evaluation_summary
+    from judgelm_ray.evaluate.run import evaluate
 
     try:
         result = evaluate(
@@ -62,7 +67,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ValueError as error:  # a malformed prediction or gold record: the message names file, row and field
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_table(result))
+    print(evaluation_summary(result))
     print(f"report: {args.out}/report.md")
     return 0
 
@@ -113,7 +118,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from judgelm_ray.demo import QUICK, DemoSettings, run_demo
+    from judgelm_ray.demo.run import QUICK, DemoSettings, run_demo
 
     result = run_demo(args.spec, args.overrides, QUICK if args.quick else DemoSettings())
     print(result["table"])
@@ -122,7 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
-    from judgelm_ray.tiny import build_tiny_model
+    from judgelm_ray.demo.tiny_model import build_tiny_model
 
     model = build_tiny_model(
         args.dir, seed=args.seed, compact_template=args.compact, hidden_size=args.hidden_size, num_layers=args.layers
@@ -154,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--predictions", required=True, help="judgments folder or file (jsonl/json/parquet)")
     evaluate.add_argument("--gold", help="gold file or folder (default: the predictions' own gold columns)")
     evaluate.add_argument("--predictions-format", default="judgments",
-                          choices=["judgments", "pandalm-gpt", "pandalm", "llmbar-result"])
-    evaluate.add_argument("--gold-format", default="canonical", choices=["canonical", "judgelm", "pandalm", "llmbar"])
-    evaluate.add_argument("--parse-failures", default="tie", choices=["tie", "exclude", "wrong"],
+                          choices=list(PREDICTION_FORMATS))
+    evaluate.add_argument("--gold-format", default="canonical", choices=list(FORMATS))
+    evaluate.add_argument("--parse-failures", default="tie", choices=PARSE_FAILURE_POLICIES,
                           help="how unparseable verdicts count (default tie, as JudgeLM and PandaLM)")
     evaluate.add_argument("--group-by", action="append", default=[], metavar="COLUMN",
                           help="also break metrics down by this column or meta key (repeatable)")

@@ -1,7 +1,11 @@
-"""A job spec's sections run in order (train, then judge, then evaluate), each writing its manifest."""
+"""A spec's sections run in order: train -> judge -> evaluate, each writing its manifest.
+
+The one place that runs more than one job: the jobs themselves never import each other.
+"""
 
 from __future__ import annotations
 
+from judgelm_ray import console
 from judgelm_ray.spec import JobSpec
 
 
@@ -12,21 +16,20 @@ def run_job(spec: JobSpec) -> list[tuple[str, dict, str]]:
     """
     results = []
     if spec.train is not None:
-        from judgelm_ray.train.run import format_summary as train_summary, run_train
+        from judgelm_ray.train.run import run_train
 
         trained = run_train(spec)
-        results.append(("train", trained, train_summary(trained)))
+        results.append(("train", trained, console.train_summary(trained)))
     if spec.judge is None:
         return results
 
-    from judgelm_ray.judge import format_summary, run_judge
+    from judgelm_ray.judge import run_judge
 
     manifest = run_judge(spec)
-    results.append(("judge", manifest, format_summary(manifest)))
+    results.append(("judge", manifest, console.judge_summary(manifest)))
     if spec.evaluate is not None and manifest["status"] == "succeeded":
-        from judgelm_ray.evaluate import run_evaluation
-        from judgelm_ray.report import format_table
+        from judgelm_ray.evaluate.run import run_evaluation
 
         evaluation = run_evaluation(spec)
-        results.append(("evaluate", evaluation, format_table(evaluation["metrics"])))
+        results.append(("evaluate", evaluation, console.evaluation_summary(evaluation["metrics"])))
     return results

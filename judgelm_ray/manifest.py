@@ -74,14 +74,3 @@ def write_failed_manifest(path: str, spec: JobSpec, started: str, error: Excepti
     manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
     manifest["error"] = f"{type(error).__name__}: {error}"
     storage.write_json(path, manifest)
-
-
-def number(value, fmt: str = "{:,}") -> str:
-    """A value for a summary table; "-" where there is none."""
-    return "-" if value is None else fmt.format(value)
-
-
-def summary_table(lines: list[tuple[str, str]]) -> str:
-    """The two-column table printed at the end of a run."""
-    width = max(len(key) for key, _ in lines)
-    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in lines)

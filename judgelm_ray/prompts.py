@@ -3,7 +3,8 @@
 The strings below are copied verbatim from JudgeLM's `judgelm/llm_judge/common.py`
 (`conv_judge_multi*`); a fine-tuned judge is only reliable on the exact prompt it was
 trained on, so do not "tidy" them. The assembly (system + '\\n' + template + appendix)
-and the N-answer rewrite follow `gen_model_judgement*.py`.
+and the N-answer rewrite follow `gen_model_judgement*.py`; what each judging mode puts in them
+is in `judgelm_ray.modes`.
 """
 
 SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
@@ -49,7 +50,6 @@ _NUM_WORDS = (
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
     "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
 )
-MODES = ("pairwise", "multi", "single")
 
 
 def _instruction(n_answers: int) -> str:
@@ -70,9 +70,13 @@ def _instruction(n_answers: int) -> str:
     )
 
 
-def _assemble(
-    question: str, answers: list[str], reference: str | None, use_reference: bool, appendix: str
+def assemble(
+    question: str, answers: list[str], reference: str | None, use_reference: bool, appendix: str = APPENDIX
 ) -> str:
+    """System line + template for 2..MAX_ANSWERS answers (+ the [Reference Answer] block) + appendix.
+
+    The modes (`judgelm_ray.modes`) decide which answers, reference and appendix a request shows.
+    """
     # Answers 3..N go right before "[System]", built directly rather than found in the text.
     answer_more = "".join(
         ANSWER_FORMAT.format(answer_id=i, answer=answer) for i, answer in enumerate(answers[2:], 3)
@@ -89,41 +93,3 @@ def _assemble(
     else:
         body = TEMPLATE.format(**fields)
     return SYSTEM + "\n" + body + appendix
-
-
-def _require_reference(reference: str | None, why: str) -> str:
-    if not isinstance(reference, str):
-        raise ValueError(f"{why} needs a reference answer (str), got {type(reference).__name__}")
-    return reference
-
-
-def build_prompt(
-    question: str, answers: list[str], reference: str | None, mode: str, use_reference: bool
-) -> str:
-    """The exact JudgeLM prompt for one judging request.
-
-    - "pairwise": 2 answers.
-    - "multi": 2..MAX_ANSWERS answers (2 gives the pairwise prompt).
-    - "single": 1 answer graded against `reference`, which is shown as Assistant 1 and whose
-      score the appendix pre-fills with SINGLE_SCORE_PREFIX; `use_reference` also adds the
-      [Reference Answer] block.
-    """
-    n = len(answers)
-    if mode == "pairwise":
-        if n != 2:
-            raise ValueError(f"pairwise mode needs exactly 2 answers, got {n}")
-    elif mode == "multi":
-        if not 2 <= n <= MAX_ANSWERS:
-            raise ValueError(f"multi mode needs 2..{MAX_ANSWERS} answers, got {n}")
-    elif mode == "single":
-        if n != 1:
-            raise ValueError(f"single mode needs exactly 1 answer, got {n}")
-        ref = _require_reference(reference, "single mode")
-        return _assemble(
-            question, [ref, answers[0]], ref, use_reference, APPENDIX + SINGLE_SCORE_PREFIX
-        )
-    else:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-    if use_reference:
-        _require_reference(reference, "use_reference=True")
-    return _assemble(question, answers, reference, use_reference, APPENDIX)

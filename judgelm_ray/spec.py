@@ -27,7 +27,14 @@ from pydantic import (
     field_validator,
 )
 
-CanonicalKey = Literal["id", "question", "answers", "reference", "gold_verdict", "gold_scores"]
+from judgelm_ray import inputs, modes, verdicts
+from judgelm_ray.engines import ENGINES
+from judgelm_ray.evaluate.scoring import POLICIES as PARSE_FAILURE_POLICIES
+from judgelm_ray.inputs.canonical import KEYS as CANONICAL_KEYS
+
+# The choices users may write come from the tables where each kind of thing is registered.
+CanonicalKey = Literal[CANONICAL_KEYS]
+InputFormat = Literal[tuple(inputs.FORMATS)]
 
 
 def _one_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -48,25 +55,27 @@ class _Spec(BaseModel):
 
 
 class InputSpec(_Spec):
-    path: str = Field(min_length=1)
-    format: Literal["canonical", "judgelm", "pandalm", "llmbar"] = "canonical"
-    fields: dict[CanonicalKey, SourceKeys] = Field(default_factory=dict)
+    path: str = Field(min_length=1, description="input file, folder or glob; local or s3://")
+    format: InputFormat = Field("canonical", description="input format of the records (see the README's table)")
+    fields: dict[CanonicalKey, SourceKeys] = Field(
+        default_factory=dict, description="{canonical key: source key or [source keys]}, applied before the format"
+    )
 
 
 class SamplingSpec(_Spec):
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(512, ge=1)
-    seed: int | None = None
+    temperature: float = Field(0.0, ge=0, description="0: greedy decoding")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the smallest set of tokens with this mass")
+    max_tokens: int = Field(512, ge=1, description="most tokens the judge generates per request")
+    seed: int | None = Field(None, description="per-request sampling seed; null: the engine's seeded stream")
 
 
 class PoolSpec(_Spec):
-    min_actors: int = Field(1, ge=1)
-    max_actors: int = Field(1, ge=1)
-    gpus_per_actor: float = Field(1.0, ge=0)
-    cpus_per_actor: float = Field(1.0, gt=0)
-    accelerator_type: str | None = None
-    batch_size: int = Field(32, ge=1)
+    min_actors: int = Field(1, ge=1, description="judge actors kept up (the autoscaler starts them first)")
+    max_actors: int = Field(1, ge=1, description="most judge actors the pool scales up to")
+    gpus_per_actor: float = Field(1.0, ge=0, description="GPUs each actor holds; 0: judge on CPU")
+    cpus_per_actor: float = Field(1.0, gt=0, description="CPUs each actor holds")
+    accelerator_type: str | None = Field(None, description="pin actors to nodes with this GPU type, e.g. A100")
+    batch_size: int = Field(32, ge=1, description="rows per batch an actor judges in one engine call")
 
     @field_validator("max_actors")
     @classmethod
@@ -78,26 +87,31 @@ class PoolSpec(_Spec):
 
 
 class JudgeSpec(_Spec):
-    model: str = Field(min_length=1)
-    engine: Literal["vllm", "hf"] = "vllm"
-    mode: Literal["pairwise", "single", "multi"] = "pairwise"
-    reference: Literal["auto", "always", "never"] = "auto"
-    swap: bool = False
-    fast: bool = False
-    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
-    max_model_len: int | None = Field(None, ge=16)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    tensor_parallel_size: int = Field(1, ge=1)
-    pool: PoolSpec = Field(default_factory=PoolSpec)
-    parse: Literal["judgelm", "lenient"] = "judgelm"
+    model: str = Field(min_length=1, description="local HF folder, s3:// folder, a training run folder, or an HF id")
+    engine: Literal[tuple(ENGINES)] = Field("vllm", description="inference backend (engines.ENGINES)")
+    mode: Literal[tuple(modes.MODES)] = Field("pairwise", description="what the judge is asked (modes.MODES)")
+    reference: Literal[modes.REFERENCE_POLICIES] = Field(
+        "auto", description="show the reference: auto (when the row has one), always, or never"
+    )
+    swap: bool = Field(False, description="also judge every row with its answers in reverse order")
+    fast: bool = Field(False, description="stop after the score line (JudgeLM's fast eval)")
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="decoding settings")
+    max_model_len: int | None = Field(None, ge=16, description="context length in tokens; null: the model's own")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="dtype of the weights; auto: the checkpoint's"
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
+    pool: PoolSpec = Field(default_factory=PoolSpec, description="the autoscaling pool of judge actors")
+    parse: Literal[verdicts.POLICIES] = Field("judgelm", description="score-line parser: judgelm (JudgeLM's) or lenient")
 
     # Cross-field checks are field validators on the later field (fields validate in
     # declaration order) so the error points at the offending key, not at `judge`.
     @field_validator("swap")
     @classmethod
     def _swap_needs_two_answers(cls, value: bool, info: ValidationInfo) -> bool:
-        if value and info.data.get("mode") == "single":
-            raise ValueError("cannot be true with mode 'single': swapping needs two or more answers to reorder")
+        mode = info.data.get("mode")
+        if value and mode is not None and not modes.MODES[mode].SWAPPABLE:
+            raise ValueError(f"cannot be true with mode '{mode}': swapping needs two or more answers to reorder")
         return value
 
     @field_validator("pool")
@@ -114,24 +128,27 @@ class JudgeSpec(_Spec):
 
 
 class TrainDataSpec(_Spec):
-    path: str = Field(min_length=1)
+    path: str = Field(min_length=1, description="training file, folder or glob; local or s3://")
     # judgelm: JudgeLM-100K records (teacher `text` / `text_w_reference`); canonical: canonical rows
-    # carrying the teacher judgments as `judgment` / `judgment_w_reference`.
-    format: Literal["judgelm", "canonical"] = "judgelm"
+    # carrying the teacher judgments as `judgment` / `judgment_w_reference` (train.augment.JUDGMENT_KEYS).
+    format: Literal["judgelm", "canonical"] = Field("judgelm", description="input format holding teacher judgments")
 
 
 class AugmentSpec(_Spec):
-    swap_ratio: float = Field(0.5, ge=0, le=1)
-    # Probability that a sample shows the reference and learns the with-reference judgment
-    # (JudgeLM's ref_drop_ratio): reference support, and reference drop for the rest.
-    reference_ratio: float = Field(0.5, ge=0, le=1)
-    seed: int = 0
+    swap_ratio: float = Field(0.5, ge=0, le=1, description="share of samples with the answers swapped (position bias)")
+    # Reference support, and reference drop for the rest (JudgeLM's ref_drop_ratio).
+    reference_ratio: float = Field(
+        0.5, ge=0, le=1, description="share of samples that show the reference and learn the with-reference judgment"
+    )
+    seed: int = Field(0, description="seed of the augmentation draws (a pure function of seed, row and epoch)")
 
 
 class DeepSpeedSpec(_Spec):
-    zero_stage: Literal[2, 3] = 3
-    offload_optimizer: bool = False
-    offload_params: bool = False
+    zero_stage: Literal[2, 3] = Field(
+        3, description="ZeRO stage: 2 partitions optimizer state and gradients, 3 also the weights"
+    )
+    offload_optimizer: bool = Field(False, description="keep the optimizer state in CPU memory")
+    offload_params: bool = Field(False, description="keep the partitioned weights in CPU memory (ZeRO-3)")
 
     @field_validator("offload_params")
     @classmethod
@@ -142,40 +159,40 @@ class DeepSpeedSpec(_Spec):
 
 
 class ScalingSpec(_Spec):
-    num_workers: int = Field(1, ge=1)
-    gpus_per_worker: float = Field(1.0, ge=0)  # 0: CPU workers (gloo)
-    cpus_per_worker: float = Field(1.0, gt=0)
-    accelerator_type: str | None = None
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (data-parallel ranks)")
+    gpus_per_worker: float = Field(1.0, ge=0, description="GPUs per worker; 0: CPU workers (gloo)")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs per worker")
+    accelerator_type: str | None = Field(None, description="pin workers to nodes with this GPU type, e.g. A100")
 
 
 class CheckpointSpec(_Spec):
-    every_steps: int = Field(500, ge=1)  # and always after the last step
-    keep: int = Field(2, ge=1)
+    every_steps: int = Field(500, ge=1, description="steps between checkpoints (and always after the last step)")
+    keep: int = Field(2, ge=1, description="latest checkpoints kept in the run's storage")
 
 
 class TrainSpec(_Spec):
-    base_model: str = Field(min_length=1)  # local HF folder, HF id where reachable, or s3:// folder
-    data: TrainDataSpec
-    eval_data: TrainDataSpec | None = None
-    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    base_model: str = Field(min_length=1, description="local HF folder, s3:// folder, or an HF id where reachable")
+    data: TrainDataSpec = Field(description="the teacher-labelled training set")
+    eval_data: TrainDataSpec | None = Field(None, description="optional held-out set: eval loss at every checkpoint")
+    augment: AugmentSpec = Field(default_factory=AugmentSpec, description="JudgeLM's bias fixes")
     # JudgeLM's hyperparameters (the paper's fine-tuning recipe) are the defaults.
-    epochs: int = Field(3, ge=1)
-    max_steps: int | None = Field(None, ge=1)  # stop early (smoke runs); None: all epochs
-    learning_rate: float = Field(2e-5, gt=0)
-    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    global_batch_size: int = Field(128, ge=1)
-    micro_batch_size: int = Field(1, ge=1)  # per worker and forward pass
-    max_length: int = Field(2048, ge=16)
-    dtype: Literal["bfloat16", "float32"] = "bfloat16"
-    gradient_checkpointing: bool = True
-    deepspeed: DeepSpeedSpec = Field(default_factory=DeepSpeedSpec)
-    scaling: ScalingSpec = Field(default_factory=ScalingSpec)
-    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    max_failures: int = Field(2, ge=0)  # worker-group restarts from the latest checkpoint
-    log_every: int = Field(1, ge=1)  # steps between progress lines / metric reports
+    epochs: int = Field(3, ge=1, description="passes over the training set")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many steps (smoke runs); null: all epochs")
+    learning_rate: float = Field(2e-5, gt=0, description="peak learning rate (AdamW)")
+    lr_schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="decay after the warmup")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="share of the steps spent warming up linearly")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping norm")
+    global_batch_size: int = Field(128, ge=1, description="samples per optimizer step, all workers together")
+    micro_batch_size: int = Field(1, ge=1, description="samples per worker and forward pass")
+    max_length: int = Field(2048, ge=16, description="longest sample in tokens; longer records are dropped, never cut")
+    dtype: Literal["bfloat16", "float32"] = Field("bfloat16", description="training precision")
+    gradient_checkpointing: bool = Field(True, description="recompute activations in the backward pass to save memory")
+    deepspeed: DeepSpeedSpec = Field(default_factory=DeepSpeedSpec, description="DeepSpeed ZeRO settings")
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec, description="the Ray Train worker group")
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec, description="when to checkpoint, how many to keep")
+    max_failures: int = Field(2, ge=0, description="worker-group restarts from the latest checkpoint")
+    log_every: int = Field(1, ge=1, description="steps between progress lines / metric reports")
 
     @field_validator("scaling")
     @classmethod
@@ -190,24 +207,32 @@ class TrainSpec(_Spec):
 
 
 class EvaluateSpec(_Spec):
-    # None: the gold the judged rows carry (gold_verdict / gold_scores of the input).
-    gold: str | None = Field(None, min_length=1)
-    gold_format: Literal["canonical", "judgelm", "pandalm", "llmbar"] | None = None  # None: input.format
-    parse_failures: Literal["tie", "exclude", "wrong"] = "tie"  # tie: as JudgeLM and PandaLM count them
-    group_by: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # columns or meta keys
-    bootstrap: int = Field(1000, ge=0)  # resamples for the 95 % intervals; 0: none
-    out: str | None = Field(None, min_length=1)  # None: <output>/eval
+    gold: str | None = Field(
+        None, min_length=1, description="gold file or folder; null: the gold the judged rows carry"
+    )
+    gold_format: InputFormat | None = Field(None, description="format of the gold file; null: input.format")
+    parse_failures: Literal[PARSE_FAILURE_POLICIES] = Field(
+        "tie", description="how unparseable verdicts count: tie (as JudgeLM and PandaLM), exclude or wrong"
+    )
+    group_by: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="also break the metrics down by these columns or meta keys"
+    )
+    bootstrap: int = Field(1000, ge=0, description="resamples for the 95 % intervals; 0: none")
+    out: str | None = Field(None, min_length=1, description="folder for metrics.json and report.md; null: <output>/eval")
 
 
 class JobSpec(_Spec):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = 0
-    input: InputSpec | None = None
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the run's name; {name} in output expands to it")
+    seed: int = Field(0, description="engine and bootstrap seed")
+    input: InputSpec | None = Field(None, description="the rows to judge")
     # Sections run in this order; a spec needs a judge or a train section (or both).
-    train: TrainSpec | None = None
-    judge: JudgeSpec | None = Field(None, validate_default=True)
-    evaluate: EvaluateSpec | None = None
-    output: str = Field("runs/{name}", min_length=1, validate_default=True)  # so the default expands too
+    train: TrainSpec | None = Field(None, description="fine-tune a judge (runs first)")
+    judge: JudgeSpec | None = Field(None, validate_default=True, description="judge the input rows")
+    evaluate: EvaluateSpec | None = Field(None, description="score the judgments against gold (runs last)")
+    output: str = Field(
+        "runs/{name}", min_length=1, validate_default=True,  # so the default expands too
+        description="run folder, local or s3://",
+    )
 
     @field_validator("evaluate")
     @classmethod

@@ -7,14 +7,15 @@ Two parsing policies:
 - "lenient": also accepts the drift fine-tuned judges commonly produce ("8/10", "Assistant 1: 8",
   "8 and 7", extra spaces, trailing words), but still needs exactly n numbers at the start of the
   first non-empty line. Signs are not part of its number syntax, so negatives fail.
+
+How each judging mode applies them (stripping, single-answer grading's pre-filled score) is in
+`judgelm_ray.modes`. `normalise_verdict` reads a verdict written by people or other judges.
 """
 
 import math
 import re
 from dataclasses import dataclass
 from typing import TypedDict
-
-from judgelm_ray.prompts import SINGLE_SCORE_PREFIX
 
 POLICIES = ("judgelm", "lenient")
 _QUOTE_LIMIT = 80
@@ -109,32 +110,6 @@ def parse_judgment(text: str, n_scores: int, policy: str = "judgelm") -> ParsedJ
     return _parse_lenient(text, n_scores)
 
 
-def parse_single(text: str, policy: str = "judgelm") -> ParsedJudgment:
-    """Score of the graded answer in single-answer mode.
-
-    The prompt pre-fills the reference's score, so the engine output continues after it.
-    """
-    parsed = parse_judgment(SINGLE_SCORE_PREFIX + text, 2, policy)
-    if parsed.scores is None:
-        return parsed
-    # Output like "0 8" would extend the pre-filled "10" to 100: the line is then misread.
-    if parsed.scores[0] != float(SINGLE_SCORE_PREFIX):
-        prefix = SINGLE_SCORE_PREFIX
-        return _fail(f"pre-filled score {prefix} was continued into {parsed.scores[0]:g}")
-    return ParsedJudgment(scores=[parsed.scores[1]], error=None)
-
-
-def parse_output(text: str, mode: str, n_answers: int, policy: str = "judgelm") -> ParsedJudgment:
-    """Parse an engine's output for a row judged in `mode` with `n_answers` answers.
-
-    Pairwise and multi outputs are stripped first, as JudgeLM strips every output before its
-    parser sees it; single-mode output continues the pre-filled "10", so its leading space matters.
-    """
-    if mode == "single":
-        return parse_single(text, policy)
-    return parse_judgment(text.strip(), n_answers, policy)
-
-
 def verdict_from_scores(scores: list[float]) -> str:
     """1-based index (as str) of the unique highest score, or "tie" when the maximum is shared."""
     if len(scores) < 2:
@@ -143,6 +118,32 @@ def verdict_from_scores(scores: list[float]) -> str:
     if scores.count(best) > 1:
         return "tie"
     return str(scores.index(best) + 1)
+
+
+def normalise_verdict(value, n_answers: int | None = None) -> str | None:
+    """A verdict as "1".."N" or "tie" (0 and "tie" in any case mean tie); None stays None (no verdict).
+
+    Accepts numbers, integer-valued floats (pandas-written Parquet) and digit strings; with
+    `n_answers`, a number above it is refused too.
+    """
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "tie":
+            return "tie"
+        if text.isascii() and text.isdigit():
+            number = int(text)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        number = int(value)
+    if number == 0:
+        return "tie"
+    if number is not None and number >= 1 and (n_answers is None or number <= n_answers):
+        return str(number)
+    if n_answers is None:
+        raise ValueError(f"expected a verdict 1, 2, ... or 'tie' (0), got {value!r}")
+    raise ValueError(f"expected the number of the better answer (1..{n_answers}), 0 or 'tie', got {value!r}")
 
 
 def best_of(scores: list[float] | None) -> str | None:

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from support import REPO, SHARED_DATA
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
-    from judgelm_ray.tiny import build_tiny_model
+    from judgelm_ray.demo.tiny_model import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
 
@@ -25,7 +24,7 @@ def s3(tmp_path_factory):
     Started before Ray so that Ray's workers inherit the AWS variables, like nodes with an
     instance role or credentials in their environment.
     """
-    from s3_server import start_s3_server
+    from support.s3_server import start_s3_server
 
     server = start_s3_server(tmp_path_factory.mktemp("s3"), buckets=["judgelm"])
     os.environ.update(server.env)

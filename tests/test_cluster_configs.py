@@ -11,19 +11,19 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import ray.autoscaler
 import yaml
 
-import ray.autoscaler
 from judgelm_ray import cli
 from judgelm_ray.spec import load_spec
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "cluster"
 LAUNCHER_YAML = CLUSTER / "aws" / "judgelm-a100.yaml"
 RAYCLUSTER_YAML = CLUSTER / "kuberay" / "raycluster.yaml"
 RAYJOB_YAML = CLUSTER / "kuberay" / "rayjob-judge.yaml"
 DOCKERFILE = CLUSTER / "image" / "Dockerfile"
-KUBERAY_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "kuberay"
+KUBERAY_SCHEMAS = REPO.parent / "shared" / "schemas" / "kuberay"
 
 PINNED_INSTALL = '"judgelm-ray[gpu]==0.1.0"'
 RAY_GPU_IMAGE = "rayproject/ray:2.60.0-py311-gpu"

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from judgelm_ray.prompts import MAX_ANSWERS, SINGLE_SCORE_PREFIX, build_prompt
+from judgelm_ray.modes import build_prompt
+from judgelm_ray.prompts import MAX_ANSWERS, SINGLE_SCORE_PREFIX
 
 PAIRWISE = (
     "You are a helpful and precise assistant for checking the quality of the answer.\n"

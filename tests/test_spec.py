@@ -3,15 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from judgelm_ray.spec import (
-    JobSpec,
-    SpecError,
-    dump_yaml,
-    fingerprint,
-    load_spec,
-    resolved_dict,
-    spec_from_dict,
-)
+from judgelm_ray.spec import JobSpec, SpecError, dump_yaml, fingerprint, load_spec, resolved_dict, spec_from_dict
 
 MINIMAL = "name: demo\ninput:\n  path: data/x.jsonl\njudge:\n  model: /models/judgelm-7b\n"
 
@@ -341,3 +333,16 @@ def test_dump_yaml_round_trips(tmp_path):
     again = load_spec(write(tmp_path, dump_yaml(spec), "dumped.yaml"))
     assert again == spec
     assert fingerprint(again) == fingerprint(spec)
+
+
+def test_every_spec_field_is_described_where_it_is_declared():
+    from pydantic import BaseModel
+
+    from judgelm_ray import spec as spec_module
+
+    models = [m for m in vars(spec_module).values()
+              if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == spec_module.__name__]
+    assert JobSpec in models and len(models) > 10
+    undescribed = [f"{m.__name__}.{name}" for m in models for name, field in m.model_fields.items()
+                   if not field.description]
+    assert undescribed == []

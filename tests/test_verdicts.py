@@ -1,13 +1,6 @@
 import pytest
 
-from judgelm_ray.verdicts import (
-    ParsedJudgment,
-    parse_output,
-    merge_orders,
-    parse_judgment,
-    parse_single,
-    verdict_from_scores,
-)
+from judgelm_ray.verdicts import ParsedJudgment, merge_orders, parse_judgment, verdict_from_scores
 
 
 def ok(*scores: float) -> ParsedJudgment:
@@ -143,35 +136,6 @@ def test_parse_judgment_rejects_bad_arguments():
         parse_judgment("8 7", 2, "strict")
     with pytest.raises(ValueError, match="n_scores"):
         parse_judgment("8 7", 0)
-
-
-# --- parse_single ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("policy", ["judgelm", "lenient"])
-def test_parse_single_returns_graded_score(policy):
-    # The engine continues after the pre-filled "10".
-    assert parse_single(" 7\nThe answer misses a step.", policy) == ok(7.0)
-    assert parse_single(",8.5", policy) == ok(8.5)
-
-
-def test_parse_single_failures():
-    assert parse_single(" 7 6").scores is None  # three scores in judgelm mode
-    assert parse_single("").error == "expected 2 scores, got 1 fields in first line '10'"
-    assert parse_single("\n7").scores is None
-    assert parse_single("0 7", "lenient").error == "pre-filled score 10 was continued into 100"
-    assert parse_single("  7", "lenient") == ok(7.0)
-
-
-# --- parse_output: what the pipeline calls on engine text --------------------------------------
-
-
-def test_parse_output_strips_pairwise_text_like_judgelm_but_not_single():
-    assert parse_output(" 8 7\nwhy ", "pairwise", 2).scores == [8.0, 7.0]
-    assert parse_output("8 7 \nwhy", "pairwise", 2).scores is None  # JudgeLM strips the text, not the line
-    assert parse_output(" 8 7 6\n", "multi", 3).scores == [8.0, 7.0, 6.0]
-    assert parse_output(" 7\ngood", "single", 1).scores == [7.0]
-    assert parse_output("7", "single", 1).scores is None  # "107" is not two scores
 
 
 # --- verdict_from_scores -----------------------------------------------------------------------

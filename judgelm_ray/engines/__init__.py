@@ -1,8 +1,20 @@
-"""Judge inference backends behind one interface; backends are imported lazily."""
+"""Judge inference backends behind one interface (`base.JudgeEngine`), imported lazily.
+
+``ENGINES`` maps a kind to (module, class), as vLLM's model registry does: importing vLLM takes
+seconds and is not needed for "hf". A new engine is one file plus one line here. Every engine is
+built as ``Class(model, dtype=..., max_model_len=..., tensor_parallel_size=..., seed=...)``.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from judgelm_ray.engines.base import Generation, GenerationParams, JudgeEngine
 
-ENGINE_KINDS = ("vllm", "hf")
+ENGINES: dict[str, tuple[str, str]] = {
+    "vllm": ("vllm", "VLLMEngine"),
+    "hf": ("hf", "HFEngine"),
+}
 
 
 def load_engine(
@@ -14,26 +26,14 @@ def load_engine(
     tensor_parallel_size: int = 1,
     seed: int = 0,
 ) -> JudgeEngine:
-    """Load `model` with the backend `kind` ("vllm" or "hf").
-
-    "hf" runs on one device and ignores `max_model_len` and `tensor_parallel_size`.
-    """
-    # Imports are local: importing vllm takes seconds and is not needed for "hf".
-    if kind == "vllm":
-        from judgelm_ray.engines.vllm import VLLMEngine
-
-        return VLLMEngine(
-            model,
-            dtype=dtype,
-            max_model_len=max_model_len,
-            tensor_parallel_size=tensor_parallel_size,
-            seed=seed,
-        )
-    if kind == "hf":
-        from judgelm_ray.engines.hf import HFEngine
-
-        return HFEngine(model, dtype=dtype, seed=seed)
-    raise ValueError(f"unknown engine kind {kind!r}; choices: {', '.join(ENGINE_KINDS)}")
+    """Load `model` with the backend `kind` (a key of ENGINES)."""
+    if kind not in ENGINES:
+        raise ValueError(f"unknown engine kind {kind!r}; choices: {', '.join(ENGINES)}")
+    module, name = ENGINES[kind]
+    engine_class = getattr(importlib.import_module(f"judgelm_ray.engines.{module}"), name)
+    return engine_class(
+        model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size, seed=seed
+    )
 
 
-__all__ = ["ENGINE_KINDS", "Generation", "GenerationParams", "JudgeEngine", "load_engine"]
+__all__ = ["ENGINES", "Generation", "GenerationParams", "JudgeEngine", "load_engine"]

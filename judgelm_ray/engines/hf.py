@@ -17,7 +17,17 @@ class HFEngine:
     # Prompts per `generate` call: bounds activation and KV-cache memory.
     batch_size = 16
 
-    def __init__(self, model: str, *, dtype: str = "auto", seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        tensor_parallel_size: int = 1,
+        seed: int = 0,
+    ) -> None:
+        # One device per engine, and the model's own context: max_model_len and
+        # tensor_parallel_size are vLLM's settings, accepted so every engine is built alike.
         if dtype not in _DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; choices: {', '.join(_DTYPES)}")
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

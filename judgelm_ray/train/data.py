@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from judgelm_ray import augment, records, stages, storage
+from judgelm_ray import inputs
 from judgelm_ray.spec import AugmentSpec, TrainDataSpec
+from judgelm_ray.train import augment
 
 _ROW_PREFIX = re.compile(r"^.* row \d+: ")
 IGNORE_INDEX = -100  # labels with this value do not count in the loss (torch cross-entropy's default)
@@ -36,13 +37,7 @@ class Encoded:
 
 def read_rows(data: TrainDataSpec) -> list[dict]:
     """Canonical rows of every input file, through the same adapters as judging (local or s3://)."""
-    fs, files = storage.list_input_files(data.path)
-    root = storage.common_root(files)
-    rows: list[dict] = []
-    for path in files:
-        with fs.open_input_file(path) as handle:
-            rows.extend(records.adapt_records(handle.read(), path, data.format, None, stages.id_prefix(path, root)))
-    return rows
+    return list(inputs.read_rows(data.path, data.format))
 
 
 def encode(sample: augment.JudgeSample, tokenizer) -> Encoded:

@@ -1,7 +1,7 @@
-"""The fine-tuned judge out of a training run, and where a judge spec finds it.
+"""The fine-tuned judge out of a training run.
 
 The export is a plain Hugging Face folder (config, safetensors weights, tokenizer, generation
-config) that both judge engines load, written to `<train run>/model`.
+config) that both judge engines load, written to `<train run>/model` (`runs.TrainFolder.model`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ import os
 import shutil
 import tempfile
 
-import pyarrow.fs as pafs
-
 from judgelm_ray import storage
-
-MODEL_DIR = "model"
 
 
 def consolidated_state_dict(engine) -> dict | None:
@@ -47,16 +43,3 @@ def save_model(model, state_dict: dict, tokenizer, dest: str) -> None:
             shutil.copytree(local, staging)
             storage.remove_tree(dest)
             os.replace(staging, dest)
-
-
-def resolve_judge_model(path: str) -> str:
-    """`judge.model` naming a training run folder (or the job folder above it) -> its exported model."""
-    for candidate in (storage.join(path, MODEL_DIR), storage.join(path, "train", MODEL_DIR)):
-        if _is_file(storage.join(candidate, "config.json")):
-            return candidate
-    return path
-
-
-def _is_file(path: str) -> bool:
-    fs, inner = storage.filesystem_for(path)
-    return fs.get_file_info(inner).type == pafs.FileType.File

@@ -27,13 +27,12 @@ import torch.distributed as dist
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import HfDeepSpeedConfig
 
-from judgelm_ray import augment, model_store, storage
+from judgelm_ray import model_store, runs, storage
 from judgelm_ray.spec import TrainSpec
-from judgelm_ray.train import data, export
+from judgelm_ray.train import augment, data, export
 from judgelm_ray.train.deepspeed import deepspeed_config
 
 log = logging.getLogger(__name__)  # Ray Train sends worker logs to the driver and its log files
-RESULT_FILE = "result.json"  # written by rank 0 at the end; the driver's manifest reads it
 
 
 def train_func(config: dict) -> None:
@@ -72,7 +71,7 @@ def train_func(config: dict) -> None:
         model.gradient_checkpointing_enable()
     engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=ds_config)
     if rank == 0:
-        storage.write_json(storage.join(root, "deepspeed_config.json"), ds_config)
+        storage.write_json(runs.TrainFolder(root).deepspeed_config, ds_config)
 
     # 3. Resume. The run's progress is saved with every checkpoint: it survives restarts and re-runs.
     state = {"step": 0, "first_loss": None, "loss": None, "eval_loss": None, "tokens": 0, "train_seconds": 0.0}
@@ -138,7 +137,7 @@ def train_func(config: dict) -> None:
     # 6. Export (also after a re-run that found training already finished), and the run's result.
     state_dict = export.consolidated_state_dict(engine)
     if rank == 0:
-        export.save_model(engine.module, state_dict, tokenizer, storage.join(root, export.MODEL_DIR))
+        export.save_model(engine.module, state_dict, tokenizer, runs.TrainFolder(root).model)
         result = {key: state[key] for key in ("step", "first_loss", "loss", "eval_loss")}
         result.update(
             total_steps=total_steps,
@@ -147,7 +146,7 @@ def train_func(config: dict) -> None:
             dropped=dict(dropped),
             tokens_per_second=state["tokens"] / state["train_seconds"] if state["train_seconds"] else None,
         )
-        storage.write_json(storage.join(root, RESULT_FILE), result)
+        storage.write_json(runs.TrainFolder(root).result, result)
     dist.barrier()
 
 
@@ -223,7 +222,7 @@ def _maybe_crash(fault: str | None, rank: int, step: int, root: str) -> None:
     crash_rank, crash_step, marker = fault.split(":", 2)  # "<rank>:<step>:<marker file>", once per marker
     if (int(crash_rank), int(crash_step)) != (rank, step) or os.path.exists(marker):
         return
-    snapshot = storage.join(root, "checkpoints", "checkpoint_manager_snapshot.json")
+    snapshot = storage.join(runs.TrainFolder(root).checkpoints, "checkpoint_manager_snapshot.json")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

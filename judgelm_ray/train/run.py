@@ -1,8 +1,8 @@
 """The train job on Ray Train: TorchTrainer runs loop.train_func on every worker.
 
-A run lives in `<output>/train/`: `checkpoints/` (Ray Train's storage: DeepSpeed checkpoints and
-Ray's own state), `model/` (the exported judge), `deepspeed_config.json`, `train_spec.json` and
-`manifest.json`. Re-running the same spec finds Ray Train's state there and resumes from the
+A run lives in `<output>/train/` (`runs.TrainFolder`): `checkpoints/` (Ray Train's storage:
+DeepSpeed checkpoints and Ray's own state), `model/` (the exported judge), `deepspeed_config.json`,
+`train_spec.json` and `manifest.json`. Re-running the same spec finds Ray Train's state there and resumes from the
 latest checkpoint; `FailureConfig` restarts lost workers from it within a run.
 """
 
@@ -15,37 +15,32 @@ import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from judgelm_ray import cluster, storage
-from judgelm_ray.manifest import build_manifest, number, summary_table, utc_now, write_failed_manifest
+from judgelm_ray import connect, runs, storage
+from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
 from judgelm_ray.spec import JobSpec, TrainSpec
-from judgelm_ray.train import export, loop
+from judgelm_ray.train import loop
 
 # Fault injection for tests: "<rank>:<step>:<marker file>" makes that worker SIGKILL itself
 # after storing the checkpoint of that step (once per marker file).
 CRASH_ENV = "JUDGELM_RAY_CRASH_AFTER_CHECKPOINT"
 
 
-def train_root(spec: JobSpec) -> str:
-    # A sub-folder, so a spec that trains and judges keeps two manifests apart.
-    return storage.join(spec.output, "train")
-
-
 def run_train(spec: JobSpec) -> dict:
     """Fine-tune the judge; returns the manifest (also written to <output>/train/manifest.json)."""
     started = utc_now()
-    root = train_root(spec)
+    folder = runs.TrainFolder(runs.RunFolder(spec.output).train)
     try:
-        counts, stats = _train(spec, root)
+        counts, stats = _train(spec, folder.root)
     except Exception as error:
-        write_failed_manifest(storage.join(root, "manifest.json"), spec, started, error)
+        write_failed_manifest(folder.manifest, spec, started, error)
         raise
     manifest = build_manifest(spec, started, utc_now(), counts, stats, "succeeded")
     manifest["outputs"] = {
-        "model": storage.join(root, export.MODEL_DIR),
-        "checkpoints": storage.join(root, "checkpoints"),
-        "deepspeed_config": storage.join(root, "deepspeed_config.json"),
+        "model": folder.model,
+        "checkpoints": folder.checkpoints,
+        "deepspeed_config": folder.deepspeed_config,
     }
-    storage.write_json(storage.join(root, "manifest.json"), manifest)
+    storage.write_json(folder.manifest, manifest)
     return manifest
 
 
@@ -55,7 +50,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
         root = os.path.abspath(root)  # Ray Train needs an absolute local storage path
     _check_same_spec(train, root)
     scaling = train.scaling
-    if cluster.connect():
+    if connect.connect():
         # A local Ray has no autoscaler to add GPU nodes: fail now rather than wait forever.
         needed = scaling.gpus_per_worker * scaling.num_workers
         if needed > ray.cluster_resources().get("GPU", 0):
@@ -88,7 +83,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
     )
     clock = time.monotonic()
     trainer.fit()  # raises when the workers fail more than max_failures times
-    final = storage.read_json(storage.join(root, loop.RESULT_FILE))
+    final = storage.read_json(runs.TrainFolder(root).result)
     counts = {"examples": final["examples"], "dropped": final["dropped"]}
     stats = {
         "steps": final["step"],
@@ -117,7 +112,7 @@ def _with_absolute_paths(train: TrainSpec) -> TrainSpec:
 
 def _check_same_spec(train: TrainSpec, root: str) -> None:
     """Resuming is only sound for the spec that wrote the checkpoints: refuse another one."""
-    path = storage.join(root, "train_spec.json")
+    path = runs.TrainFolder(root).train_spec
     current = train.model_dump(mode="json")
     try:
         earlier = storage.read_json(path)
@@ -130,21 +125,3 @@ def _check_same_spec(train: TrainSpec, root: str) -> None:
             f"{root} holds a training run of a different train section (changed: {', '.join(changed)});"
             " re-running resumes only the same spec: set another output, or delete that folder to start over"
         )
-
-
-def format_summary(manifest: dict) -> str:
-    """The table printed at the end of a training run."""
-    counts, stats = manifest["counts"], manifest["stats"]
-
-    lines = [
-        ("examples", number(counts["examples"])),
-        ("dropped", ", ".join(f"{k}: {v}" for k, v in counts["dropped"].items()) or "0"),
-        ("steps", f"{stats['steps']}/{stats['total_steps']}"),
-        ("resumed from step", number(stats["resumed_from_step"])),
-        ("loss (first -> last)", f"{number(stats['first_loss'], '{:.4f}')} -> {number(stats['final_loss'], '{:.4f}')}"),
-        ("eval loss", number(stats["eval_loss"], "{:.4f}")),
-        ("tokens/s (all workers)", number(stats["tokens_per_second"], "{:,.0f}")),
-        ("status", manifest["status"]),
-        ("model", manifest["outputs"]["model"]),
-    ]
-    return summary_table(lines)

@@ -1,0 +1,140 @@
+"""Fields of an input record: the `input.fields` mapping, the id, and typed readers for the adapters.
+
+A reader raises `RowError` naming the field; `adapt_records` turns it into the row's `error`, so one
+bad record becomes one quarantined row and never fails the file.
+
+``fields`` ({target: source or [sources]}) renames input keys before the format adapter,
+so targets are the adapter's input keys. A list gathers several columns into one list (e.g.
+answers). When the file also has a key named like a target, that key is kept in meta as
+"<target>_unmapped" rather than silently overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from judgelm_ray import verdicts
+
+
+class RowError(Exception):
+    """A record is unusable; `inputs.adapt_records` turns it into the row's `error`."""
+
+    def __init__(self, field: str, what: str, index: int | None = None) -> None:
+        at = f"[{index}]" if index is not None else ""
+        super().__init__(f"field '{field}'{at}: {what}")
+
+
+# ---------------------------------------------------------------- the input.fields mapping
+
+def _sources(source: str | list[str]) -> list[str]:
+    return [source] if isinstance(source, str) else source
+
+
+def check_fields(fields: dict[str, str | list[str]] | None) -> None:
+    """A malformed mapping would spoil every row alike: a configuration error, raised at once."""
+    for target, source in (fields or {}).items():
+        names = _sources(source)
+        if not isinstance(target, str) or not isinstance(names, list) or not names \
+                or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"fields[{target!r}] must be a key name or a non-empty list of key names, got {source!r}")
+
+
+def apply_fields(record: dict, fields: dict[str, str | list[str]] | None) -> dict:
+    if not fields:
+        return record
+    used = {name for source in fields.values() for name in _sources(source)}
+    out = {k: v for k, v in record.items() if k not in used}
+    for target, source in fields.items():
+        for name in _sources(source):
+            if name not in record:
+                raise RowError(target, f"source key '{name}' is missing; fix the file or the field mapping")
+        if target in out:  # the file's own key of that name was not chosen: keep it in meta
+            out[f"{target}_unmapped"] = out.pop(target)
+        out[target] = record[source] if isinstance(source, str) else [record[n] for n in source]
+    return out
+
+
+def input_id(record: dict, key: str) -> str | None:
+    """The record's own id (strings kept, integers stringified), or None when absent or blank."""
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        return value
+    number = as_int(value)
+    if number is None:
+        raise RowError(key, f"expected a string or integer id, got {kind(value)}")
+    return str(number)
+
+
+# ---------------------------------------------------------------- typed readers
+
+def kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def as_int(value: Any) -> int | None:
+    """An integer, also from an integer-valued float (pandas-written Parquet turns int columns with nulls into floats)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def text(rec: dict, key: str) -> str:
+    if key not in rec:
+        raise RowError(key, "missing")
+    value = rec[key]
+    if not isinstance(value, str):
+        raise RowError(key, f"expected a string, got {kind(value)}")
+    return value
+
+
+def optional_text(value: Any, field: str, expected: str = "a string") -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise RowError(field, f"expected {expected} or null, got {kind(value)}")
+    return value
+
+
+def answers(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list):
+        raise RowError(field, f"expected a list of strings, got {kind(value)}")
+    for i, answer in enumerate(value):
+        if not isinstance(answer, str):
+            raise RowError(field, f"expected a string, got {kind(answer)}", i)
+    return value
+
+
+def verdict(value: Any, field: str, n_answers: int) -> str | None:
+    """A gold verdict as "1".."N" or "tie" (0 means tie, as in PandaLM)."""
+    try:
+        return verdicts.normalise_verdict(value, n_answers)
+    except ValueError as error:
+        raise RowError(field, str(error)) from None
+
+
+def scores(value: Any, field: str, n_answers: int) -> list[float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RowError(field, f"expected a list of numbers, got {kind(value)}")
+    for i, score in enumerate(value):
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise RowError(field, f"expected a number, got {kind(score)}", i)
+    if len(value) != n_answers:
+        raise RowError(field, f"has {len(value)} scores for {n_answers} answers; give one score per answer")
+    return [float(score) for score in value]
+
+
+def rest(rec: dict, mapped: set[str]) -> dict:
+    """The keys no canonical column took: they go to `meta`."""
+    return {k: v for k, v in rec.items() if k not in mapped}
+
+
+def dumps(value: Any, sort_keys: bool = False) -> str:
+    # default=str: Parquet can hold dates, decimals and bytes that JSON has no type for
+    return json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, default=str)

@@ -1,0 +1,70 @@
+"""The Arrow schemas of the judge pipeline's batches and of the files it writes.
+
+Every stage returns a table with a fixed schema: Ray Data concatenates blocks from many tasks,
+and a column that happens to be all-null in one batch must still have the same type as in the
+others.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from judgelm_ray.inputs.canonical import SCHEMA as CANONICAL_SCHEMA
+
+# One request per (row, answer order); the engine actor fills in `text` and `completion_tokens`.
+REQUEST = pa.struct(
+    [
+        ("order", pa.string()),
+        ("prompt", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("text", pa.string()),
+        ("completion_tokens", pa.int64()),
+    ]
+)
+REQUESTS = pa.list_(REQUEST)
+
+# A canonical row with either a quarantine reason or the requests the engine will get.
+PREPARED_SCHEMA = (
+    CANONICAL_SCHEMA.remove(CANONICAL_SCHEMA.get_field_index("error"))
+    .append(pa.field("quarantine_reason", pa.string()))
+    .append(pa.field("use_reference", pa.bool_()))
+    .append(pa.field("requests", REQUESTS))
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [("id", pa.string()), ("source", pa.string()), ("row", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
+)
+
+_SCORES = pa.list_(pa.float64())
+# What users read in <output>/judgments: per-order columns stay named by order.
+JUDGMENT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("verdict", pa.string()),
+        ("scores", _SCORES),
+        ("verdict_forward", pa.string()),
+        ("verdict_swapped", pa.string()),
+        ("consistent", pa.bool_()),
+        ("parse_error", pa.string()),
+        ("scores_forward", _SCORES),
+        ("scores_swapped", _SCORES),
+        ("judge_text_forward", pa.string()),
+        ("judge_text_swapped", pa.string()),
+        ("prompt_tokens_forward", pa.int64()),
+        ("prompt_tokens_swapped", pa.int64()),
+        ("completion_tokens_forward", pa.int64()),
+        ("completion_tokens_swapped", pa.int64()),
+        ("mode", pa.string()),
+        ("used_reference", pa.bool_()),
+        ("model", pa.string()),
+        ("engine", pa.string()),
+        ("question", pa.string()),
+        ("answers", pa.list_(pa.string())),
+        ("reference", pa.string()),
+        ("gold_verdict", pa.string()),
+        ("gold_scores", _SCORES),
+        ("meta", pa.string()),
+        ("source", pa.string()),
+        ("row", pa.int64()),
+    ]
+)

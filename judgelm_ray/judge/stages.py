@@ -1,0 +1,162 @@
+"""The pure stages of the judge pipeline, each a function over a pyarrow batch.
+
+input files -> adapt -> prepare (quarantine reason, or the row's requests) -> [engine actor] -> parse + merge
+
+What a mode asks and how its answers are read come from `judgelm_ray.modes`; the batch schemas
+from `schemas`. Nothing here imports Ray, so each stage is unit-tested on plain tables.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pyarrow as pa
+
+from judgelm_ray import inputs, modes
+from judgelm_ray.inputs.canonical import has_reference
+from judgelm_ray.inputs.files import id_prefix
+from judgelm_ray.judge.schemas import CANONICAL_SCHEMA, JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
+from judgelm_ray.model_store import ensure_local_model
+from judgelm_ray.spec import JudgeSpec
+
+
+def adapt_files(batch: pa.Table, fmt: str, fields: dict | None, root: str) -> pa.Table:
+    """Binary input files (`bytes`, `path`) -> canonical rows, one per input record."""
+    rows: list[dict] = []
+    for data, path in zip(batch.column("bytes").to_pylist(), batch.column("path").to_pylist()):
+        rows.extend(inputs.adapt_records(data, path, fmt, fields or None, id_prefix=id_prefix(path, root)))
+    return pa.Table.from_pylist(rows, schema=CANONICAL_SCHEMA)
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(model: str):
+    """Tokenizer and context length of the judge model, loaded once per worker process."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    model = ensure_local_model(model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    config = AutoConfig.from_pretrained(model)
+    return tokenizer, getattr(config, "max_position_embeddings", None)
+
+
+def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
+    """Why an adapted row cannot be judged in `mode` under `reference_policy`, or None."""
+    judging = modes.get(mode)
+    if reference_policy not in modes.REFERENCE_POLICIES:
+        raise ValueError(f"unknown reference_policy {reference_policy!r}; expected one of {modes.REFERENCE_POLICIES}")
+    if row["error"] is not None:
+        return row["error"]
+    where = f"{row['source']} row {row['row']}"
+    question = row["question"]
+    if not isinstance(question, str) or not question.strip():
+        return f"{where}: field 'question': empty; give the question text"
+    reason = judging.check(row)
+    if reason:
+        return reason
+    if reference_policy == "always" and not has_reference(row):
+        return (f"{where}: field 'reference': missing; reference_policy 'always' needs one on every row "
+                "(use 'auto' to judge rows without a reference)")
+    return None
+
+
+def duplicate_reason(row: dict, first_source: str, first_row: int) -> str:
+    """Reason for a row whose id an earlier row already used."""
+    return (f"{row['source']} row {row['row']}: field 'id': duplicate id {row['id']!r}, first used by "
+            f"{first_source} row {first_row}; give every record a unique id")
+
+
+def quarantine_reason(row: dict, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]]) -> str | None:
+    """Why a canonical row cannot be judged, or None. Checks run cheapest first."""
+    reason = validate_row(row, judge.mode, judge.reference)
+    if reason:
+        return reason
+    first = first_seen.get(row["id"])
+    if first is not None and first != (row["source"], row["row"]):
+        return duplicate_reason(row, first[0], first[1])
+    return None
+
+
+def row_requests(row: dict, judge: JudgeSpec) -> list[modes.Request]:
+    """The requests a valid row becomes: the forward order and, with `judge.swap`, the swapped one."""
+    return modes.get(judge.mode).requests(row, modes.use_reference(row, judge.reference), judge.swap)
+
+
+def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]]) -> pa.Table:
+    """Canonical rows -> rows with either a quarantine reason or the requests the engine will get.
+
+    `first_seen` maps each duplicated id to the (source, row) of its first occurrence; every later
+    occurrence is quarantined. Prompts longer than the model can take with `max_tokens` of room
+    are quarantined here rather than failing inside the engine.
+    """
+    tokenizer, model_max_len = load_tokenizer(judge.model)
+    max_len = judge.max_model_len or model_max_len
+    out = []
+    for row in batch.to_pylist():
+        prepared = {k: v for k, v in row.items() if k != "error"}
+        prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen), use_reference=None, requests=None)
+        if prepared["quarantine_reason"] is None:
+            requests = [{**r, "prompt_tokens": len(tokenizer(r["prompt"]).input_ids)} for r in row_requests(row, judge)]
+            prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=requests)
+            longest = max(r["prompt_tokens"] for r in requests)
+            if max_len and longest + judge.sampling.max_tokens > max_len:
+                prepared["quarantine_reason"] = (
+                    f"{row['source']} row {row['row']}: field 'answers': prompt is {longest} tokens; with "
+                    f"judge.sampling.max_tokens={judge.sampling.max_tokens} it exceeds the model's context of "
+                    f"{max_len} tokens (raise judge.max_model_len if the model allows, or lower max_tokens)"
+                )
+        out.append(prepared)
+    return pa.Table.from_pylist(out, schema=PREPARED_SCHEMA)
+
+
+def quarantine_rows(batch: pa.Table) -> pa.Table:
+    """Prepared rows that were quarantined, as the quarantine file keeps them: row, place, reason."""
+    rows = [
+        {"id": r["id"], "source": r["source"], "row": r["row"], "reason": r["quarantine_reason"], "raw": r["raw"]}
+        for r in batch.select(["id", "source", "row", "quarantine_reason", "raw"]).to_pylist()
+    ]
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
+    """Engine output -> scores and verdicts per order, merged into one judgment per input row.
+
+    The per-order columns users read (`judge_text_forward`, `prompt_tokens_swapped`, ...) are
+    named by the order of the request they come from.
+    """
+    mode = modes.get(judge.mode)
+    out = []
+    for row in batch.to_pylist():
+        by_order = {request["order"]: request for request in row["requests"]}
+        judgment = {name: row.get(name) for name in JUDGMENT_SCHEMA.names}
+        for order, request in by_order.items():
+            judgment.update({
+                f"judge_text_{order}": request["text"],
+                f"prompt_tokens_{order}": request["prompt_tokens"],
+                f"completion_tokens_{order}": request["completion_tokens"],
+            })
+        judgment.update(mode.read({o: r["text"] for o, r in by_order.items()}, len(row["answers"]), judge.parse))
+        judgment.update(mode=judge.mode, used_reference=row["use_reference"], model=judge.model, engine=judge.engine)
+        out.append(judgment)
+    return pa.Table.from_pylist(out, schema=JUDGMENT_SCHEMA)
+
+
+def judgment_stats(batch: pa.Table) -> pa.Table:
+    """Partial sums over one batch of judgments; the driver adds the partials up."""
+    rows = batch.select(
+        ["parse_error", "consistent", "prompt_tokens_forward", "prompt_tokens_swapped",
+         "completion_tokens_forward", "completion_tokens_swapped"]
+    ).to_pylist()
+    tokens = lambda key: sum(r[key] or 0 for r in rows)  # noqa: E731 - a local shorthand
+    return pa.Table.from_pylist(
+        [
+            {
+                "judged": len(rows),
+                "parse_failures": sum(r["parse_error"] is not None for r in rows),
+                "both_orders": sum(r["consistent"] is not None for r in rows),
+                "consistent": sum(bool(r["consistent"]) for r in rows),
+                "prompt_tokens": tokens("prompt_tokens_forward") + tokens("prompt_tokens_swapped"),
+                "completion_tokens": tokens("completion_tokens_forward") + tokens("completion_tokens_swapped"),
+            }
+        ]
+    )
+

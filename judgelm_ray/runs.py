@@ -1,0 +1,64 @@
+"""The run folder users read, in one place.
+
+    <output>/judgments/*.parquet    one row per judged input row       (judge job)
+    <output>/quarantine/*.parquet   every row that could not be judged (judge job)
+    <output>/manifest.json          what the judge job ran             (judge job)
+    <output>/eval/                  metrics.json, report.md, plots     (evaluate job)
+    <output>/train/                 model/, checkpoints/, deepspeed_config.json, train_spec.json,
+                                    manifest.json                      (train job)
+
+`judge.model` may name a training run folder or the job folder above it (`resolve_judge_model`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+
+from judgelm_ray import storage
+
+MODEL_DIR = "model"
+
+
+def _under_root(*parts: str) -> property:
+    return property(lambda folder: storage.join(folder.root, *parts))
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A job's output folder (local or s3://)."""
+
+    root: str
+    judgments = _under_root("judgments")
+    quarantine = _under_root("quarantine")
+    manifest = _under_root("manifest.json")
+    eval = _under_root("eval")
+    # A sub-folder, so a spec that trains and judges keeps two manifests apart.
+    train = _under_root("train")
+
+
+@dataclass(frozen=True)
+class TrainFolder:
+    """A training run's folder, `RunFolder.train`."""
+
+    root: str
+    model = _under_root(MODEL_DIR)
+    checkpoints = _under_root("checkpoints")  # Ray Train's storage: DeepSpeed checkpoints and Ray's state
+    deepspeed_config = _under_root("deepspeed_config.json")
+    train_spec = _under_root("train_spec.json")
+    manifest = _under_root("manifest.json")
+    result = _under_root("result.json")  # written by rank 0 at the end; the driver's manifest reads it
+
+
+def resolve_judge_model(path: str) -> str:
+    """`judge.model` naming a training run folder (or the job folder above it) -> its exported model."""
+    for candidate in (storage.join(path, MODEL_DIR), storage.join(path, "train", MODEL_DIR)):
+        if _is_file(storage.join(candidate, "config.json")):
+            return candidate
+    return path
+
+
+def _is_file(path: str) -> bool:
+    fs, inner = storage.filesystem_for(path)
+    return fs.get_file_info(inner).type == pafs.FileType.File

