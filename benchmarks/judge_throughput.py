@@ -32,7 +32,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     model = str(build_tiny_model(work / "model"))
     ray.init(include_dashboard=False, log_to_driver=False)
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "data": args.data, "engines": {}}
+    # The data set by name, not where it sat on the machine that ran it.
+    data_name = "/".join(Path(args.data).parts[-2:])
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "data": data_name, "engines": {}}
     for engine in ("vllm", "hf"):
         spec = spec_from_dict({
             "name": f"bench-{engine}",
