@@ -17,6 +17,7 @@ from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.inputs.files import id_prefix
 from judgelm_ray.judge.schemas import CANONICAL_SCHEMA, JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
 from judgelm_ray.model_store import ensure_local_model
+from judgelm_ray.modes import common
 from judgelm_ray.spec import JudgeSpec
 
 
@@ -46,7 +47,7 @@ def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
         raise ValueError(f"unknown reference_policy {reference_policy!r}; expected one of {modes.REFERENCE_POLICIES}")
     if row["error"] is not None:
         return row["error"]
-    where = f"{row['source']} row {row['row']}"
+    where = common.where(row)
     question = row["question"]
     if not isinstance(question, str) or not question.strip():
         return f"{where}: field 'question': empty; give the question text"

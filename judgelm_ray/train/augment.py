@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, replace
 
 from judgelm_ray import verdicts
+from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.modes import pairwise
 from judgelm_ray.spec import AugmentSpec
 
@@ -77,12 +78,12 @@ def example_from_row(row: dict, fmt: str, augment: AugmentSpec) -> tuple[Teacher
         return None, f"field 'answers': training needs exactly 2 answers, got {len(row['answers'])}"
     meta = json.loads(row["meta"]) if row.get("meta") else {}  # canonical rows store meta as JSON text
     plain_key, ref_key = JUDGMENT_KEYS[fmt]
-    has_reference = bool(row.get("reference") and row["reference"].strip())
+    row_has_reference = has_reference(row)
     plain = meta.get(plain_key) if _usable(meta.get(plain_key)) else None
-    with_ref = meta.get(ref_key) if has_reference and _usable(meta.get(ref_key)) else None
-    if plain is None and (augment.reference_ratio < 1 or not has_reference):
+    with_ref = meta.get(ref_key) if row_has_reference and _usable(meta.get(ref_key)) else None
+    if plain is None and (augment.reference_ratio < 1 or not row_has_reference):
         return None, f"field '{plain_key}': teacher judgment is missing, marked error or unparseable"
-    if has_reference and with_ref is None and augment.reference_ratio > 0:
+    if row_has_reference and with_ref is None and augment.reference_ratio > 0:
         return None, f"field '{ref_key}': teacher judgment is missing, marked error or unparseable"
     answer_meta: tuple[dict, dict] = ({}, {})
     for key, value in meta.items():
@@ -92,7 +93,7 @@ def example_from_row(row: dict, fmt: str, augment: AugmentSpec) -> tuple[Teacher
         id=row["id"],
         question=row["question"],
         answers=(row["answers"][0], row["answers"][1]),
-        reference=row["reference"] if has_reference else None,
+        reference=row["reference"] if row_has_reference else None,
         judgment=plain,
         judgment_w_reference=with_ref,
         answer_meta=answer_meta,
