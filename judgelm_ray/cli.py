@@ -31,7 +31,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from judgelm_ray.job import run_job
 
-    results = run_job(load_spec(args.spec, args.overrides))
+    results = run_job(load_spec(args.spec, args.overrides), restart=args.restart)
     for section, _, summary in results:
         print(f"== {section} ==")
         print(summary)
@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = verbs.add_parser("run", help="run a job spec (local Ray, or the cluster in RAY_ADDRESS)")
     _add_spec_arguments(run)
+    run.add_argument("--restart", action="store_true",
+                     help="judge every row again: delete the results of an earlier run in the output first")
     run.set_defaults(func=cmd_run)
 
     validate = verbs.add_parser("validate", help="print the resolved spec, or its errors")

@@ -9,8 +9,9 @@ from judgelm_ray import console
 from judgelm_ray.spec import JobSpec
 
 
-def run_job(spec: JobSpec) -> list[tuple[str, dict, str]]:
+def run_job(spec: JobSpec, restart: bool = False) -> list[tuple[str, dict, str]]:
     """Run every section the spec has; returns (section, manifest, printable summary) per section.
+    A judge run continues an interrupted run on the same output unless `restart`.
 
     Stops at the first section that does not succeed: later sections depend on its output.
     """
@@ -25,7 +26,7 @@ def run_job(spec: JobSpec) -> list[tuple[str, dict, str]]:
 
     from judgelm_ray.judge import run_judge
 
-    manifest = run_judge(spec)
+    manifest = run_judge(spec, restart=restart)
     results.append(("judge", manifest, console.judge_summary(manifest)))
     if spec.evaluate is not None and manifest["status"] == "succeeded":
         from judgelm_ray.evaluate.run import run_evaluation

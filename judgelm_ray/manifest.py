@@ -53,7 +53,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def build_manifest(spec: JobSpec, started: str, ended: str, counts: dict, stats: dict, status: str) -> dict:
+def build_manifest(spec: JobSpec, started: str, ended: str | None, counts: dict, stats: dict, status: str) -> dict:
     return {
         "name": spec.name,
         "status": status,
@@ -68,9 +68,9 @@ def build_manifest(spec: JobSpec, started: str, ended: str, counts: dict, stats:
     }
 
 
-def write_failed_manifest(path: str, spec: JobSpec, started: str, error: Exception) -> None:
+def write_failed_manifest(path: str, spec: JobSpec, started: str, error: BaseException, extra: dict | None = None) -> None:
     """A failed run still leaves its manifest: a cluster user finds out what happened where the
     results should have been."""
-    manifest = build_manifest(spec, started, utc_now(), {}, {}, "failed")
+    manifest = {**build_manifest(spec, started, utc_now(), {}, {}, "failed"), **(extra or {})}
     manifest["error"] = f"{type(error).__name__}: {error}"
     storage.write_json(path, manifest)

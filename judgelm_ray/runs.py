@@ -2,7 +2,9 @@
 
     <output>/judgments/*.parquet    one row per judged input row       (judge job)
     <output>/quarantine/*.parquet   every row that could not be judged (judge job)
-    <output>/manifest.json          what the judge job ran             (judge job)
+    <output>/manifest.json          what the judge job ran, or is running (judge job)
+    <output>/.staging/              files being written, renamed into judgments/ or quarantine/
+                                    once complete                      (judge job)
     <output>/eval/                  metrics.json, report.md, plots     (evaluate job)
     <output>/train/                 model/, checkpoints/, deepspeed_config.json, train_spec.json,
                                     manifest.json                      (train job)
@@ -33,6 +35,7 @@ class RunFolder:
     judgments = _under_root("judgments")
     quarantine = _under_root("quarantine")
     manifest = _under_root("manifest.json")
+    staging = _under_root(".staging")
     eval = _under_root("eval")
     # A sub-folder, so a spec that trains and judges keeps two manifests apart.
     train = _under_root("train")

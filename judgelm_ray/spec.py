@@ -60,6 +60,10 @@ class InputSpec(_Spec):
     fields: dict[CanonicalKey, SourceKeys] = Field(
         default_factory=dict, description="{canonical key: source key or [source keys]}, applied before the format"
     )
+    split_mb: int = Field(
+        64, ge=1, description="plain JSONL is read in pieces of about this many MiB, in parallel (gzip cannot be split)"
+    )
+    block_rows: int = Field(4096, ge=1, description="rows per block a read task hands on: bounds its memory")
 
 
 class SamplingSpec(_Spec):
@@ -103,6 +107,9 @@ class JudgeSpec(_Spec):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
     pool: PoolSpec = Field(default_factory=PoolSpec, description="the autoscaling pool of judge actors")
     parse: Literal[verdicts.POLICIES] = Field("judgelm", description="score-line parser: judgelm (JudgeLM's) or lenient")
+    fixed_latency_ms: float = Field(
+        0.0, ge=0, description="engine fixed-latency only (benchmarks): milliseconds it waits per prompt"
+    )
 
     # Cross-field checks are field validators on the later field (fields validate in
     # declaration order) so the error points at the offending key, not at `judge`.

@@ -64,17 +64,46 @@ def list_input_files(path: str) -> tuple[pafs.FileSystem, list[str]]:
         info = fs.get_file_info(inner)
         if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(f"input.path: {path} does not exist")
-        if info.type == pafs.FileType.Directory:
+        if info.type == pafs.FileType.Directory and not is_remote(path):
+            files = _walk_local(inner)
+        elif info.type == pafs.FileType.Directory:
             selector = pafs.FileSelector(inner, recursive=True)
             files = [i.path for i in fs.get_file_info(selector) if i.is_file and _has_input_extension(i.path)]
         else:
             files = [inner]
-    files = sorted(files)
+    files = _once_each(sorted(files)) if not is_remote(path) else sorted(files)
     if not files:
         raise FileNotFoundError(
             f"input.path: no input files found at {path} (looked for {', '.join(INPUT_EXTENSIONS)})"
         )
     return fs, files
+
+
+def _walk_local(folder: str) -> list[str]:
+    """Input files under a local folder, following symlinked folders but never a loop (a link to
+    a folder above it would otherwise list the same files again and again)."""
+    files, seen = [], set()
+    for parent, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders.sort()  # visit in name order, so which path of a folder reached twice wins is fixed
+        files.extend(os.path.join(parent, n) for n in names
+                     if _has_input_extension(n) and os.path.isfile(os.path.join(parent, n)))
+    return files
+
+
+def _once_each(files: list[str]) -> list[str]:
+    """The first path of every file that several paths (symlinks) reach, so no file is read twice."""
+    kept, seen = [], set()
+    for path in files:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    return kept
 
 
 def join(base: str, *parts: str) -> str:
@@ -99,10 +128,15 @@ def write_json(path: str, data: dict) -> None:
     parent = inner.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
     target = inner if is_remote(path) else f"{inner}.{uuid.uuid4().hex}.tmp"
-    with fs.open_output_stream(target) as out:
-        out.write(text.encode())
-    if target != inner:
-        os.replace(target, inner)
+    try:
+        with fs.open_output_stream(target) as out:
+            out.write(text.encode())
+        if target != inner:
+            os.replace(target, inner)
+    except BaseException:
+        if target != inner and os.path.exists(target):
+            os.remove(target)  # a full disk must not leave a half-written temporary file
+        raise
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -111,6 +145,11 @@ def write_bytes(path: str, data: bytes) -> None:
     fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(inner) as stream:
         stream.write(data)
+
+
+def exists(path: str) -> bool:
+    fs, inner = filesystem_for(path)
+    return fs.get_file_info(inner).type != pafs.FileType.NotFound
 
 
 def read_json(path: str) -> dict:

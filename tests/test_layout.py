@@ -15,7 +15,7 @@ from support import REPO
 
 PACKAGE = "judgelm_ray"
 JOBS = ("judge", "train", "evaluate")
-CONCEPTS = ("inputs", "modes", "prompts", "verdicts", "engines")
+CONCEPTS = ("inputs", "modes", "prompts", "verdicts", "engines", "tokenizer")
 
 
 def module_name(path) -> str:

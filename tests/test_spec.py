@@ -36,7 +36,7 @@ def test_defaults_filled(tmp_path):
     assert resolved_dict(spec) == {
         "name": "demo",
         "seed": 0,
-        "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}},
+        "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}, "split_mb": 64, "block_rows": 4096},
         "judge": {
             "model": "/models/judgelm-7b",
             "engine": "vllm",
@@ -57,6 +57,7 @@ def test_defaults_filled(tmp_path):
                 "batch_size": 32,
             },
             "parse": "judgelm",
+            "fixed_latency_ms": 0.0,
         },
         "train": None,
         "evaluate": None,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -51,3 +53,32 @@ def test_parquet_row_count_reads_footers_and_is_zero_when_nothing_was_written(tm
 def test_common_root_and_join():
     assert storage.common_root(["/d/a/x.jsonl", "/d/b/y.jsonl"]) == "/d"
     assert storage.join("s3://bucket/run/", "judgments") == "s3://bucket/run/judgments"
+
+
+def test_symlink_loops_are_not_followed_and_each_file_is_listed_once(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.jsonl").write_text("{}\n")
+    (data / "sub" / "b.jsonl").write_text("{}\n")
+    (data / "sub" / "loop").symlink_to(data)  # a folder that contains itself
+    (data / "again.jsonl").symlink_to(data / "a.jsonl")  # one file under two names
+    (data / "linked").symlink_to(data / "sub")  # a symlinked folder is followed, once
+    _, files = storage.list_input_files(str(data))
+    assert [f.removeprefix(str(data) + "/") for f in files] == ["a.jsonl", "linked/b.jsonl"]
+
+
+def test_write_json_on_a_full_disk_leaves_no_temporary_file(tmp_path):
+    # A real write error: a file-size limit makes the write fail as a full disk does.
+    script = (
+        "import resource, signal, sys\n"
+        "from judgelm_ray import storage\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "try:\n"
+        f"    storage.write_json({str(tmp_path / 'manifest.json')!r}, {{'x': 'y' * 5000}})\n"
+        "except OSError as e:\n"
+        "    sys.exit(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 3, result.stderr
+    assert list(tmp_path.iterdir()) == []

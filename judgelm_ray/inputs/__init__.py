@@ -16,10 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+import pyarrow as pa
+
 from judgelm_ray import storage
 from judgelm_ray.inputs import canonical, judgelm, llmbar, pandalm
-from judgelm_ray.inputs.fields import RowError, apply_fields, check_fields, dumps, input_id
+from judgelm_ray.inputs.fields import RowError, apply_fields, check_fields, dumps, input_id, is_utf8
 from judgelm_ray.inputs.files import id_prefix, records_with_raw, stem
+from judgelm_ray.inputs.splits import plan_splits, split_records
+
+# Pieces of plain JSONL read one after another here (the judge job reads them in parallel).
+SPLIT_BYTES = 64 << 20
 
 
 class Format(Protocol):
@@ -45,40 +51,92 @@ def adapt_records(
     fields: dict[str, str | list[str]] | None = None,
     id_prefix: str | None = None,
 ) -> list[dict]:
-    """Read a file and return one canonical row per record, broken records included.
+    """Read a whole file and return one canonical row per record, broken records included.
 
     Derived ids are f"{id_prefix}:{row}", the prefix defaulting to the file name without
     extensions; they are unique within a file.
     """
+    adapter = get_format(fmt, fields)
+    prefix = id_prefix if id_prefix is not None else stem(path)
+    return [adapt_record(item, path, adapter, fields or None, prefix) for item in records_with_raw(data, path)]
+
+
+def get_format(fmt: str, fields: dict[str, str | list[str]] | None) -> Format:
+    """The adapter of `fmt`, after checking the configuration every row shares."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {tuple(FORMATS)}")
     check_fields(fields)
-    adapter = FORMATS[fmt]
-    prefix = id_prefix if id_prefix is not None else stem(path)
-    rows = []
-    for row, record, raw, error in records_with_raw(data, path):
-        out = dict.fromkeys(canonical.COLUMNS)
-        out.update(id=f"{prefix}:{row}", meta="{}", source=path, row=row, raw=raw)
-        if record is not None:
-            try:
-                record = apply_fields(record, fields)
-                out["id"] = input_id(record, adapter.ID_KEY) or out["id"]
-                values, meta = adapter.adapt(record)
-                out.update(values, meta=dumps(meta, sort_keys=True))
-            except RowError as e:
-                error = str(e)
-        if error is not None:
-            out["error"] = f"{path} row {row}: {error}"
-        rows.append(out)
-    return rows
+    return FORMATS[fmt]
+
+
+def record_id(record: dict | None, adapter: Format, fields: dict[str, str | list[str]] | None) -> str | None:
+    """The id a record gives itself, or None where the row's id is derived (no id, or a broken record)."""
+    if record is None:
+        return None
+    try:
+        return input_id(apply_fields(record, fields), adapter.ID_KEY)
+    except RowError:
+        return None
+
+
+def adapt_record(
+    item: tuple[int, dict | None, str, str | None],
+    path: str,
+    adapter: Format,
+    fields: dict[str, str | list[str]] | None,
+    prefix: str,
+) -> dict:
+    """(row, record, raw, error) of one input record -> its canonical row."""
+    row, record, raw, error = item
+    out = dict.fromkeys(canonical.COLUMNS)
+    out.update(id=f"{prefix}:{row}", meta="{}", source=path, row=row, raw=raw)
+    if record is not None:
+        try:
+            record = apply_fields(record, fields)
+            out["id"] = input_id(record, adapter.ID_KEY) or out["id"]
+            values, meta = adapter.adapt(record)
+            out.update(values, meta=dumps(meta, sort_keys=True))
+        except RowError as e:
+            error = str(e)
+        except (ValueError, RecursionError) as e:  # meta Python read but cannot write as JSON
+            error = f"field 'meta': cannot be kept as JSON ({e})"
+    if error is not None:
+        out["error"] = f"{path} row {row}: {error}"
+    return out
+
+
+def rows_table(rows: list[dict]) -> pa.Table:
+    """Canonical rows as a table. A row holding text Arrow cannot store (a lone surrogate such as
+    "\\ud800", which JSON allows and UTF-8 does not) becomes an error row naming the field."""
+    try:
+        return pa.Table.from_pylist(rows, schema=canonical.SCHEMA)
+    except (UnicodeEncodeError, pa.ArrowException):
+        return pa.Table.from_pylist([_storable(row) for row in rows], schema=canonical.SCHEMA)
+
+
+def _storable(row: dict) -> dict:
+    for key, value in row.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and not is_utf8(t) for t in texts):
+            out = dict.fromkeys(canonical.COLUMNS)
+            out.update(id=row["id"], meta="{}", source=row["source"], row=row["row"],
+                       raw=row["raw"].encode("utf-8", "backslashreplace").decode("utf-8"))
+            out["error"] = (f"{row['source']} row {row['row']}: field '{key}': text with a lone surrogate "
+                            "(an unpaired \\ud800-\\udfff escape); fix the escape or drop the character")
+            return out
+    return row
 
 
 def read_rows(path: str, fmt: str, fields: dict[str, str | list[str]] | None = None) -> Iterator[dict]:
     """Canonical rows of every input file under `path` (local or s3://), in file order, with the
-    ids the judge job derives; one file is held in memory at a time."""
+    ids the judge job derives; read in the judge job's splits, so memory stays bounded."""
+    adapter = get_format(fmt, fields)
     fs, files = storage.list_input_files(path)
     root = storage.common_root(files)
     for file in files:
-        with fs.open_input_file(file) as handle:
-            data = handle.read()
-        yield from adapt_records(data, file, fmt, fields or None, id_prefix(file, root))
+        prefix, first = id_prefix(file, root), 0
+        for split in plan_splits(fs, [file], SPLIT_BYTES):
+            row = -1
+            for row, *rest in split_records(fs, split):
+                yield adapt_record((first + row, *rest), file, adapter, fields or None, prefix)
+            first += row + 1  # a split's rows are numbered 0..n-1, error rows included

@@ -61,6 +61,8 @@ def input_id(record: dict, key: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
+        if not is_utf8(value):
+            raise RowError(key, "text with a lone surrogate (an unpaired \\ud800-\\udfff escape); fix the escape")
         return value
     number = as_int(value)
     if number is None:
@@ -69,6 +71,15 @@ def input_id(record: dict, key: str) -> str | None:
 
 
 # ---------------------------------------------------------------- typed readers
+def is_utf8(text: str) -> bool:
+    """False for text with a lone surrogate: JSON's "\\ud800" escape parses, but UTF-8 (and Arrow) cannot hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 
 def kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__

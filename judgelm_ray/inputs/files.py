@@ -20,7 +20,7 @@ import gzip
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -33,6 +33,10 @@ from judgelm_ray.storage import INPUT_EXTENSIONS
 RAW_LIMIT = 100_000
 
 
+# (row, parsed value or None, source text or None, error or None)
+RecordTuple = tuple[int, Any, "str | None", "str | None"]
+
+
 def read_records(data: bytes, path: str) -> Iterator[tuple[int, dict | None, str | None]]:
     """Yield (row, record, None) per record, or (row, None, reason) where it cannot be read."""
     for row, record, _raw, error in records_with_raw(data, path):
@@ -41,15 +45,26 @@ def read_records(data: bytes, path: str) -> Iterator[tuple[int, dict | None, str
 
 def records_with_raw(data: bytes, path: str) -> Iterator[tuple[int, dict | None, str, str | None]]:
     """Like read_records, plus the record's raw text (truncated) for quarantine."""
-    for row, value, text, error in _parse(data, path):
+    return with_raw(_parse(data, path))
+
+
+def with_raw(items: Iterable[RecordTuple]) -> Iterator[tuple[int, dict | None, str, str | None]]:
+    """Parsed values -> records (objects only) with their raw text, truncated to RAW_LIMIT."""
+    for row, value, text, error in items:
         if error is None and not isinstance(value, dict):
             error = f"expected a JSON object, got {kind(value)}"
-        raw = text if text is not None else dumps(value)
+        raw = text if text is not None else _raw_text(value)
         yield row, value if error is None else None, raw[:RAW_LIMIT], error
 
 
-def _parse(data: bytes, path: str) -> Iterator[tuple[int, Any, str | None, str | None]]:
-    """Yield (row, parsed value, source text or None, error or None)."""
+def _raw_text(value: Any) -> str:
+    try:
+        return dumps(value)
+    except (ValueError, RecursionError) as e:  # a value Python parsed but cannot write back
+        return f"<not shown: {e}>"
+
+
+def _parse(data: bytes, path: str) -> Iterator[RecordTuple]:
     name = path.lower()
     if name.endswith(".gz"):
         try:
@@ -59,44 +74,52 @@ def _parse(data: bytes, path: str) -> Iterator[tuple[int, Any, str | None, str |
             return
         name = name[:-3]
     if name.endswith(".jsonl"):
-        yield from _json_lines(data)
+        yield from json_lines(data)
     elif name.endswith(".json"):
-        yield from _json_document(data)
+        yield from json_document(data)
     elif name.endswith(".parquet"):
         yield from _parquet(data)
     else:
         yield 0, None, "", "unsupported file type; expected .jsonl, .json or .parquet (optionally .gz)"
 
 
-def _json_lines(data: bytes) -> Iterator[tuple[int, Any, str | None, str | None]]:
-    row = 0
-    for line in data.splitlines():
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            item = (row, None, line.decode("utf-8", "replace"), f"invalid JSON: not UTF-8 text ({e})")
-        else:
-            try:
-                item = (row, json.loads(text), text, None)
-            except json.JSONDecodeError as e:
-                item = (row, None, text, f"invalid JSON: {e}")
-        yield item
-        row += 1
+def nonblank_lines(data: bytes) -> list[bytes]:
+    """The lines that count as rows: every line but blank ones (\\n, \\r\\n and \\r end a line)."""
+    return [line for line in data.splitlines() if line.strip()]
 
 
-def _json_document(data: bytes) -> Iterator[tuple[int, Any, str | None, str | None]]:
+def json_lines(data: bytes, skip: Callable[[int], bool] | None = None, first_row: int = 0) -> Iterator[RecordTuple]:
+    """One value per non-blank line; `skip(row)` true: counted, not parsed, not yielded."""
+    for row, line in enumerate(nonblank_lines(data), first_row):
+        if skip is None or not skip(row):
+            yield json_line(row, line)
+
+
+def json_line(row: int, line: bytes) -> RecordTuple:
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return row, None, line.decode("utf-8", "replace"), f"invalid JSON: not UTF-8 text ({e})"
+    try:
+        return row, json.loads(text), text, None
+    except ValueError as e:  # bad JSON, or an integer longer than Python converts (4300 digits)
+        return row, None, text, f"invalid JSON: {e}"
+    except RecursionError:
+        return row, None, text, "invalid JSON: nested too deeply to read (over ~1000 levels)"
+
+
+def json_document(data: bytes) -> Iterator[RecordTuple]:
     # raw for a file-level error: enough bytes for RAW_LIMIT chars of up to 4 UTF-8 bytes each
     whole_text = data[:RAW_LIMIT * 4].decode("utf-8", "replace")
     try:
         value = json.loads(data)  # bytes: json detects UTF-8/16/32 and a BOM
-    except ValueError as e:
-        lines = list(_json_lines(data))
+    except (ValueError, RecursionError) as e:
+        lines = list(json_lines(data))
         if lines and isinstance(lines[0][1], dict):
             yield from lines
         else:
-            yield 0, None, whole_text, f"invalid JSON file: {e}"
+            what = "nested too deeply to read" if isinstance(e, RecursionError) else e
+            yield 0, None, whole_text, f"invalid JSON file: {what}"
         return
     if not isinstance(value, list):
         yield 0, None, whole_text, f"invalid JSON file: expected a list of objects, got {kind(value)}"
@@ -105,7 +128,7 @@ def _json_document(data: bytes) -> Iterator[tuple[int, Any, str | None, str | No
         yield row, item, None, None
 
 
-def _parquet(data: bytes) -> Iterator[tuple[int, Any, str | None, str | None]]:
+def _parquet(data: bytes) -> Iterator[RecordTuple]:
     try:
         rows = pq.read_table(pa.BufferReader(data)).to_pylist()
     except (pa.ArrowException, OSError, ValueError) as e:

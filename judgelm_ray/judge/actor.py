@@ -34,6 +34,7 @@ class JudgeActor:
             max_model_len=judge.max_model_len,
             tensor_parallel_size=judge.tensor_parallel_size,
             seed=seed,
+            **({"latency_ms": judge.fixed_latency_ms} if judge.engine == "fixed-latency" else {}),
         )
         self.params = generation_params(judge)
 
@@ -42,7 +43,8 @@ class JudgeActor:
         # Every request of the batch goes to the engine in one call so all share its batching:
         # the forward orders first, then the swapped ones (a stable sort keeps row order).
         requests = sorted((r for row in rows for r in row), key=lambda r: ORDERS.index(r["order"]))
-        generations = self.engine.generate([r["prompt"] for r in requests], self.params)
+        generations = self.engine.generate([r["prompt_token_ids"] for r in requests], self.params)
         for request, generation in zip(requests, generations):
-            request.update(text=generation.text, completion_tokens=generation.completion_tokens)
+            # The token ids are done with: later stages need not carry them.
+            request.update(text=generation.text, completion_tokens=generation.completion_tokens, prompt_token_ids=None)
         return batch.set_column(batch.schema.get_field_index("requests"), "requests", pa.array(rows, type=REQUESTS))

@@ -1,127 +1,110 @@
-"""The judge job on Ray Data: read -> adapt -> prepare -> judge actor pool -> parse/merge -> write.
+"""The judge job on Ray Data: read -> adapt -> prepare -> commit quarantined -> judge actor pool
+-> parse/merge -> commit judgments.
 
-`_judge` wires the pure stages (`stages`) and the engine actor (`actor`) into Ray Data, in
-data-path order.
+`_judge` wires the reading (`reading`), the pure stages (`stages`), the engine actor (`actor`)
+and the commits (`commit`) into Ray Data, in data-path order; `resume` decides whether the
+output folder is continued, started afresh or refused.
 
-Rows stream through; nothing is collected on the driver except the ids of duplicated rows and
-per-batch statistics. The input is read up to three times (an id pass to find duplicates, a
-quarantine pass, the judging pass) because re-reading and re-adapting is far cheaper than holding
-millions of prompts in the object store, and the engine stage (by far the most expensive) runs once.
+Rows stream through: the driver holds the ids of duplicated rows, one byte per input row when it
+resumes (`resume.finished_rows`) and per-batch statistics, never rows. Every row is judged or
+quarantined exactly once across interruptions: a row is finished when a committed file holds it,
+and a resumed run skips finished rows when it reads the input.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 from ray.data import ActorPoolStrategy
 
 from judgelm_ray import connect, storage
-from judgelm_ray.judge import stages
+from judgelm_ray.judge import commit, reading, resume, stages
 from judgelm_ray.judge.actor import JudgeActor
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
 from judgelm_ray.runs import RunFolder, resolve_judge_model
-from judgelm_ray.spec import JobSpec
+from judgelm_ray.spec import JobSpec, resolved_dict
 
-
-def read_canonical(spec: JobSpec) -> tuple[ray.data.Dataset, list[str]]:
-    """Input files -> a dataset of canonical rows (one per input record, broken ones included)."""
-    fs, files = storage.list_input_files(spec.input.path)
-    raw = ray.data.read_binary_files(files, include_paths=True, filesystem=fs)
-    canonical = raw.map_batches(
-        stages.adapt_files,
-        batch_format="pyarrow",
-        batch_size=1,
-        fn_kwargs={"fmt": spec.input.format, "fields": spec.input.fields, "root": storage.common_root(files)},
-    )
-    return canonical, files
-
-
-def find_duplicates(ids: ray.data.Dataset, files: list[str]) -> dict[str, tuple[str, int]]:
-    """First (source, row) of every id that occurs more than once; later occurrences are quarantined."""
-    # Few partitions: the ids are small, and Ray's default of 200 hash partitions costs more than the work.
-    counts = ids.groupby("id", num_partitions=max(1, ids.num_blocks())).count()
-    repeated = counts.map_batches(lambda t: t.filter(pc.greater(t["count()"], 1)), batch_format="pyarrow")
-    duplicated = pa.array([r["id"] for r in repeated.take_all()], type=pa.string())
-    if len(duplicated) == 0:
-        return {}
-    occurrences = ids.map_batches(lambda t: t.filter(pc.is_in(t["id"], value_set=duplicated)), batch_format="pyarrow")
-    file_order = {path: i for i, path in enumerate(files)}
-    first: dict[str, tuple[str, int]] = {}
-    for r in sorted(occurrences.take_all(), key=lambda r: (file_order.get(r["source"], len(files)), r["source"], r["row"])):
-        first.setdefault(r["id"], (r["source"], r["row"]))
-    return first
-
-
-def _keep_quarantined(batch: pa.Table) -> pa.Table:
-    return batch.filter(pc.is_valid(batch.column("quarantine_reason")))
-
-
-def _keep_valid(batch: pa.Table) -> pa.Table:
-    return batch.filter(pc.is_null(batch.column("quarantine_reason")))
+# Rows per batch of the CPU stage that validates and tokenizes: the tokenizer works on a batch at once.
+PREPARE_ROWS = 256
+# Rows per committed judgments file (at least a pool batch): an interrupted run redoes at most
+# the rows judged since their last commit, and a million rows make about a thousand files.
+COMMIT_ROWS = 1024
 
 
 def _sum_stats(judgments_path: str) -> dict:
     totals = {"judged": 0, "parse_failures": 0, "both_orders": 0, "consistent": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    if storage.parquet_row_count(judgments_path) == 0:
+    parts = resume.part_files(judgments_path)
+    if not parts:
         return totals
-    fs, inner = storage.filesystem_for(judgments_path)
-    partials = ray.data.read_parquet(inner, filesystem=fs).map_batches(stages.judgment_stats, batch_format="pyarrow")
+    fs, _ = storage.filesystem_for(judgments_path)
+    partials = ray.data.read_parquet(parts, filesystem=fs).select_columns(list(stages.STATS_COLUMNS)).map_batches(
+        stages.judgment_stats, batch_format="pyarrow"
+    )
     for partial in partials.take_all():
         for key in totals:
             totals[key] += partial[key]
     return totals
 
 
-def run_judge(spec: JobSpec) -> dict:
-    """Run a judge job end to end and return its manifest (also written to <output>/manifest.json,
-    with status "failed" and the error when the run fails)."""
+def run_judge(spec: JobSpec, restart: bool = False) -> dict:
+    """Run a judge job end to end, continuing what an interrupted run on the same output
+    finished (`restart`: start over), and return its manifest. The manifest in <output> says
+    "running" while it runs and "failed", with the error, when it fails."""
     started = utc_now()
     paths = RunFolder(spec.output)
+    # judge.model may name a training run folder: judge with the model exported there.
+    judge = spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})
+    spec = spec.model_copy(update={"judge": judge})
+    run = {"driver": resume.driver()}
+    owner = False  # until this run owns the output, a failure must not replace what is there
     try:
-        # judge.model may name a training run folder: judge with the model exported there.
-        judge = spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})
-        spec = spec.model_copy(update={"judge": judge})
-        counts, stats = _judge(spec, paths)
-    except Exception as error:
-        write_failed_manifest(paths.manifest, spec, started, error)
+        if connect.connect():
+            connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
+        plan = reading.plan_input(spec.input)
+        run["inputs"] = resume.input_listing(plan.fs, plan.files)
+        resuming = resume.prepare_output(paths, resolved_dict(spec), run["inputs"], restart)
+        owner = True
+        if resuming:
+            print(f"judge: {resuming}", file=sys.stderr)
+        run["resumed"] = resuming is not None
+        storage.write_json(paths.manifest, {**build_manifest(spec, started, None, {}, {}, "running"), **run})
+        counts, stats = _judge(spec, paths, plan)
+    except BaseException as error:
+        if owner or not resume.part_files(paths.judgments):
+            write_failed_manifest(paths.manifest, spec, started, error, run)
         raise
     # Every row read must be accounted for; a mismatch is a bug, never silently accepted.
     status = "succeeded" if counts["read"] == counts["judged"] + counts["quarantined"] else "counts_mismatch"
-    manifest = build_manifest(spec, started, utc_now(), counts, stats, status)
+    manifest = {**build_manifest(spec, started, utc_now(), counts, stats, status), **run}
     manifest["outputs"] = {"judgments": paths.judgments, "quarantine": paths.quarantine}
     storage.write_json(paths.manifest, manifest)
+    storage.remove_tree(paths.staging)
     return manifest
 
 
-def _judge(spec: JobSpec, paths: RunFolder) -> tuple[dict, dict]:
+def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[dict, dict]:
     clock = time.monotonic()
     judge = spec.judge.model_copy(update={"model": storage.for_workers(spec.judge.model)})
-    started_local_ray = connect.connect()
-    if started_local_ray:
-        connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
-    # Input problems (a wrong path) fail here, before an earlier run's results are replaced.
-    canonical, files = read_canonical(spec)
-    storage.remove_tree(paths.judgments)
-    storage.remove_tree(paths.quarantine)
-    ids = canonical.select_columns(["id", "source", "row"]).materialize()
-    rows_read = ids.count()
-    first_seen = find_duplicates(ids, files)
-    prepared = canonical.map_batches(
-        stages.prepare_rows, batch_format="pyarrow", fn_kwargs={"judge": judge, "first_seen": first_seen}
-    )
-
-    fs, quarantine_dir = storage.filesystem_for(paths.quarantine)
-    prepared.map_batches(_keep_quarantined, batch_format="pyarrow").map_batches(
-        stages.quarantine_rows, batch_format="pyarrow"
-    ).write_parquet(quarantine_dir, filesystem=fs)
+    ids = reading.id_pass(plan, spec.input)
+    done, reused, quarantined_before = resume.finished_rows(paths, ids.file_rows)
+    rows = reading.rows_pass(plan, spec.input, ids.first_rows, ray.put(done) if done else None)
 
     judge_clock = time.monotonic()
     pool = judge.pool
-    fs, judgments_dir = storage.filesystem_for(paths.judgments)
-    prepared.map_batches(_keep_valid, batch_format="pyarrow").map_batches(
+    sink = {"staging": paths.staging}
+    committed = rows.map_batches(
+        stages.prepare_rows, batch_size=PREPARE_ROWS, batch_format="pyarrow",
+        fn_kwargs={"judge": judge, "first_seen": ids.first_seen},
+    ).map_batches(
+        commit.commit_quarantined, batch_format="pyarrow", fn_kwargs={"folder": paths.quarantine, **sink},
+    ).repartition(
+        # A block goes to one actor whole: blocks of one actor batch keep every actor of the pool
+        # busy. Being its own step, it also keeps Ray Data from fusing the CPU stages into the
+        # actor when it runs on CPU (gpus_per_actor: 0), where tokenizing would hold up generation.
+        target_num_rows_per_block=pool.batch_size,
+    ).map_batches(
         JudgeActor,
         fn_constructor_kwargs={"judge": judge, "seed": spec.seed},
         compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
@@ -130,24 +113,30 @@ def _judge(spec: JobSpec, paths: RunFolder) -> tuple[dict, dict]:
         num_gpus=pool.gpus_per_actor,
         num_cpus=pool.cpus_per_actor,
         accelerator_type=pool.accelerator_type,
-    ).map_batches(stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge}).write_parquet(
-        judgments_dir, filesystem=fs
+    ).map_batches(
+        stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge},
+    ).map_batches(
+        commit.commit_judgments, batch_size=max(COMMIT_ROWS, pool.batch_size), batch_format="pyarrow",
+        fn_kwargs={"folder": paths.judgments, **sink},
     )
+    for _ in committed.iter_batches(batch_size=None):
+        pass  # each batch is one committed file; the counts below come from the files themselves
     judge_seconds = time.monotonic() - judge_clock
 
     totals = _sum_stats(paths.judgments)
-    quarantined = storage.parquet_row_count(paths.quarantine)
     counts = {
-        "read": rows_read,
+        "read": ids.rows,
         "judged": totals["judged"],
-        "quarantined": quarantined,
+        "reused": reused,
+        "quarantined": storage.parquet_row_count(paths.quarantine),
         "parse_failures": totals["parse_failures"],
     }
+    new = totals["judged"] - reused
     stats = {
         "consistency": totals["consistent"] / totals["both_orders"] if totals["both_orders"] else None,
         "judge_seconds": round(judge_seconds, 3),
         "total_seconds": round(time.monotonic() - clock, 3),
-        "rows_per_second": totals["judged"] / judge_seconds if judge_seconds else None,
+        "rows_per_second": new / judge_seconds if judge_seconds else None,
         "prompt_tokens": totals["prompt_tokens"],
         "completion_tokens": totals["completion_tokens"],
         "tokens_per_second": (totals["prompt_tokens"] + totals["completion_tokens"]) / judge_seconds

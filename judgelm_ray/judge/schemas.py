@@ -11,11 +11,12 @@ import pyarrow as pa
 
 from judgelm_ray.inputs.canonical import SCHEMA as CANONICAL_SCHEMA
 
-# One request per (row, answer order); the engine actor fills in `text` and `completion_tokens`.
+# One request per (row, answer order), as token ids: the CPU stage that checks prompt lengths
+# tokenizes once, and the engine actor fills in `text` and `completion_tokens`.
 REQUEST = pa.struct(
     [
         ("order", pa.string()),
-        ("prompt", pa.string()),
+        ("prompt_token_ids", pa.list_(pa.int32())),
         ("prompt_tokens", pa.int64()),
         ("text", pa.string()),
         ("completion_tokens", pa.int64()),

@@ -1,6 +1,7 @@
 """The pure stages of the judge pipeline, each a function over a pyarrow batch.
 
-input files -> adapt -> prepare (quarantine reason, or the row's requests) -> [engine actor] -> parse + merge
+canonical rows (`reading`) -> prepare (quarantine reason, or the row's requests as token ids)
+-> [engine actor] -> parse + merge
 
 What a mode asks and how its answers are read come from `judgelm_ray.modes`; the batch schemas
 from `schemas`. Nothing here imports Ray, so each stage is unit-tested on plain tables.
@@ -9,35 +10,26 @@ from `schemas`. Nothing here imports Ray, so each stage is unit-tested on plain 
 from __future__ import annotations
 
 import functools
+import os
 
 import pyarrow as pa
 
-from judgelm_ray import inputs, modes
+from judgelm_ray import modes, tokenizer
 from judgelm_ray.inputs.canonical import has_reference
-from judgelm_ray.inputs.files import id_prefix
-from judgelm_ray.judge.schemas import CANONICAL_SCHEMA, JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
+from judgelm_ray.judge.schemas import JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.modes import common
 from judgelm_ray.spec import JudgeSpec
 
 
-def adapt_files(batch: pa.Table, fmt: str, fields: dict | None, root: str) -> pa.Table:
-    """Binary input files (`bytes`, `path`) -> canonical rows, one per input record."""
-    rows: list[dict] = []
-    for data, path in zip(batch.column("bytes").to_pylist(), batch.column("path").to_pylist()):
-        rows.extend(inputs.adapt_records(data, path, fmt, fields or None, id_prefix=id_prefix(path, root)))
-    return pa.Table.from_pylist(rows, schema=CANONICAL_SCHEMA)
-
-
 @functools.lru_cache(maxsize=4)
-def load_tokenizer(model: str):
-    """Tokenizer and context length of the judge model, loaded once per worker process."""
-    from transformers import AutoConfig, AutoTokenizer
-
+def load_tokenizer(model: str) -> tuple[tokenizer.Tokenizer, int | None]:
+    """The judge model's encoder and context length, loaded once per worker process."""
+    # One thread per tokenizer: Ray runs many CPU tasks side by side, and the tokenizer's own
+    # thread pool would compete with them (and with the engine actors) for the same cores.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     model = ensure_local_model(model)
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    config = AutoConfig.from_pretrained(model)
-    return tokenizer, getattr(config, "max_position_embeddings", None)
+    return tokenizer.Tokenizer(model), tokenizer.context_length(model)
 
 
 def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
@@ -86,26 +78,33 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
     """Canonical rows -> rows with either a quarantine reason or the requests the engine will get.
 
     `first_seen` maps each duplicated id to the (source, row) of its first occurrence; every later
-    occurrence is quarantined. Prompts longer than the model can take with `max_tokens` of room
+    occurrence is quarantined. Prompts are tokenized here, all of a batch in one call, and the
+    engine gets the token ids; prompts longer than the model can take with `max_tokens` of room
     are quarantined here rather than failing inside the engine.
     """
-    tokenizer, model_max_len = load_tokenizer(judge.model)
+    tokens, model_max_len = load_tokenizer(judge.model)
     max_len = judge.max_model_len or model_max_len
-    out = []
+    out, requests = [], []
     for row in batch.to_pylist():
         prepared = {k: v for k, v in row.items() if k != "error"}
         prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen), use_reference=None, requests=None)
         if prepared["quarantine_reason"] is None:
-            requests = [{**r, "prompt_tokens": len(tokenizer(r["prompt"]).input_ids)} for r in row_requests(row, judge)]
-            prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=requests)
-            longest = max(r["prompt_tokens"] for r in requests)
-            if max_len and longest + judge.sampling.max_tokens > max_len:
-                prepared["quarantine_reason"] = (
-                    f"{row['source']} row {row['row']}: field 'answers': prompt is {longest} tokens; with "
-                    f"judge.sampling.max_tokens={judge.sampling.max_tokens} it exceeds the model's context of "
-                    f"{max_len} tokens (raise judge.max_model_len if the model allows, or lower max_tokens)"
-                )
+            prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=row_requests(row, judge))
+            requests.extend(prepared["requests"])
         out.append(prepared)
+    token_ids = tokens.encode([r["prompt"] for r in requests]) if requests else []
+    for request, ids in zip(requests, token_ids):
+        request.update(prompt_token_ids=ids, prompt_tokens=len(ids))
+    for prepared in out:
+        if prepared["requests"] is None:
+            continue
+        longest = max(r["prompt_tokens"] for r in prepared["requests"])
+        if max_len and longest + judge.sampling.max_tokens > max_len:
+            prepared.update(requests=None, quarantine_reason=(
+                f"{prepared['source']} row {prepared['row']}: field 'answers': prompt is {longest} tokens; with "
+                f"judge.sampling.max_tokens={judge.sampling.max_tokens} it exceeds the model's context of "
+                f"{max_len} tokens (raise judge.max_model_len if the model allows, or lower max_tokens)"
+            ))
     return pa.Table.from_pylist(out, schema=PREPARED_SCHEMA)
 
 
@@ -141,12 +140,13 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
     return pa.Table.from_pylist(out, schema=JUDGMENT_SCHEMA)
 
 
+STATS_COLUMNS = ("parse_error", "consistent", "prompt_tokens_forward", "prompt_tokens_swapped",
+                 "completion_tokens_forward", "completion_tokens_swapped")
+
+
 def judgment_stats(batch: pa.Table) -> pa.Table:
     """Partial sums over one batch of judgments; the driver adds the partials up."""
-    rows = batch.select(
-        ["parse_error", "consistent", "prompt_tokens_forward", "prompt_tokens_swapped",
-         "completion_tokens_forward", "completion_tokens_swapped"]
-    ).to_pylist()
+    rows = batch.select(list(STATS_COLUMNS)).to_pylist()
     tokens = lambda key: sum(r[key] or 0 for r in rows)  # noqa: E731 - a local shorthand
     return pa.Table.from_pylist(
         [

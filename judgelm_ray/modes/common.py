@@ -17,7 +17,7 @@ ORDERS = ("forward", "swapped")
 
 class Request(TypedDict):
     order: str  # one of ORDERS
-    prompt: str  # exactly what the engine gets
+    prompt: str  # the exact prompt text; the judge job hands the engine its token ids
 
 
 def where(row: dict) -> str:

@@ -103,3 +103,25 @@ def test_json_list_with_non_object_elements():
 def test_empty_inputs_give_no_rows():
     assert adapt_records(b"", "x.jsonl", "canonical") == []
     assert adapt_records(b"[]", "x.json", "canonical") == []
+
+
+def test_values_python_cannot_hold_are_error_rows_naming_row_and_field():
+    from judgelm_ray.inputs import rows_table
+
+    good = jsonl(PAIR)
+    data = b"".join([
+        b"[" * 100_000 + b"\n",  # nested past Python's recursion limit
+        b'{"id": ' + b"7" * 5000 + b', "question": "q", "answers": ["a", "b"]}\n',  # past the int-string limit
+        b'{"id": "\\ud800", "question": "q", "answers": ["a", "b"]}\n',  # a lone surrogate in the id
+        b'{"question": "q \\udc00", "answers": ["a", "b"]}\n',  # and in the text
+        good,
+    ])
+    rows = rows_table(adapt_records(data, "in.jsonl", "canonical")).to_pylist()
+    assert [r["id"] for r in rows] == ["in:0", "in:1", "in:2", "in:3", "in:4"]
+    errors = [r["error"] for r in rows]
+    assert errors[0] == "in.jsonl row 0: invalid JSON: nested too deeply to read (over ~1000 levels)"
+    assert errors[1].startswith("in.jsonl row 1: invalid JSON: Exceeds the limit (4300 digits)")
+    assert errors[2].startswith("in.jsonl row 2: field 'id': text with a lone surrogate")
+    assert errors[3].startswith("in.jsonl row 3: field 'question': text with a lone surrogate")
+    assert errors[4] is None and rows[4]["question"] == PAIR["question"]
+    assert "\\udc00" in rows[3]["raw"]  # the record as it was, kept for the quarantine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -99,11 +100,32 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason(ray_local, tiny_mo
         ],
     )
     (data / "broken.json").write_text("[{\"id\": 1,")
+    # Rows and files that used to fail the whole job inside Ray's reader.
+    write_jsonl(data / "python-limits.jsonl", [
+        "[" * 100_000,
+        '{"id": ' + "7" * 5000 + ', "question": "q", "answers": ["a", "b"]}',
+        '{"id": "surrogate", "question": "q \\ud800", "answers": ["a", "b"]}',
+    ])
+    (data / "valid.jsonl.gz").write_bytes(gzip.compress(json.dumps({"id": "gz-1", **GOOD}).encode() + b"\n"))
+    (data / "valid.json.gz").write_bytes(gzip.compress(json.dumps([{"id": "gz-2", **GOOD}]).encode()))
+    (data / "not-gzip.jsonl.gz").write_text(json.dumps({"id": "x", **GOOD}))
+    whole = gzip.compress(b"".join(json.dumps({"id": f"t{i}", **GOOD}).encode() + b"\n" for i in range(50)))
+    (data / "truncated.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (data / "loop").symlink_to(data)  # a folder that contains itself: each file is still read once
     spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(data), reference="auto"))
     manifest = run_judge(spec)
 
     reasons = {(q["source"].rsplit("/", 1)[-1], q["row"]): q["reason"] for q in read_table(manifest["outputs"]["quarantine"])}
-    assert manifest["counts"] == {"read": 10, "judged": 2, "quarantined": 8, "parse_failures": manifest["counts"]["parse_failures"]}
+    counts = manifest["counts"]
+    before_break = counts["read"] - 17  # the truncated file's rows before it breaks
+    assert counts == {"read": counts["read"], "judged": 4 + before_break, "quarantined": 13, "reused": 0,
+                      "parse_failures": counts["parse_failures"]}
+    assert before_break > 0 and manifest["status"] == "succeeded"
+    assert "nested too deeply" in reasons[("python-limits.jsonl", 0)]
+    assert "4300 digits" in reasons[("python-limits.jsonl", 1)]
+    assert "lone surrogate" in reasons[("python-limits.jsonl", 2)]
+    assert "invalid gzip file" in reasons[("not-gzip.jsonl.gz", 0)]
+    assert "invalid gzip file" in reasons[("truncated.jsonl.gz", before_break)]
     assert "invalid JSON" in reasons[("rows.jsonl", 2)]
     assert "question" in reasons[("rows.jsonl", 3)]
     assert "question" in reasons[("rows.jsonl", 4)]
@@ -115,7 +137,7 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason(ray_local, tiny_mo
     for (name, row), reason in reasons.items():
         assert name in reason and f"row {row}" in reason  # every reason names its file and row
     judged = {j["id"]: j for j in read_table(manifest["outputs"]["judgments"])}
-    assert set(judged) == {"ok-1", "ok-2"}
+    assert set(judged) == {"ok-1", "ok-2", "gz-1", "gz-2", *(f"t{i}" for i in range(before_break))}
     assert judged["ok-1"]["used_reference"] is True and judged["ok-2"]["used_reference"] is False
 
 
@@ -129,7 +151,8 @@ def test_greedy_runs_repeat_exactly_and_share_a_fingerprint(ray_local, tiny_mode
 
     first = run_judge(spec)
     first_verdicts = verdicts_of(first)
-    second = run_judge(spec_from_dict(make_spec(tmp_path, tiny_model, smoke, swap=True, sampling={"max_tokens": 24})))
+    second = run_judge(spec_from_dict(make_spec(tmp_path, tiny_model, smoke, swap=True, sampling={"max_tokens": 24})),
+                       restart=True)
     assert first["fingerprint"] == second["fingerprint"] == fingerprint(spec)
     assert verdicts_of(second) == first_verdicts
     assert len(first_verdicts) == 25 and second["counts"] == first["counts"]

@@ -15,6 +15,7 @@ import yaml
 
 from judgelm_ray import model_store, storage
 from judgelm_ray.judge import run_judge
+from judgelm_ray.judge.resume import RunRefused
 from judgelm_ray.spec import spec_from_dict
 from support.s3_server import ACCESS_KEY, SECRET_KEY, put_s3_object
 
@@ -50,13 +51,23 @@ def read_s3_parquet(uri: str) -> list[dict]:
 def test_judge_job_reads_input_and_model_from_s3_and_writes_judgments_there(ray_local, s3_model, s3_input):
     manifest = run_judge(spec_from_dict(s3_spec("from-s3", s3_model, s3_input)))
     assert manifest["status"] == "succeeded"
-    assert manifest["counts"] == {"read": 27, "judged": 25, "quarantined": 2, "parse_failures": manifest["counts"]["parse_failures"]}
+    assert manifest["counts"] == {"read": 27, "judged": 25, "quarantined": 2, "reused": 0,
+                                  "parse_failures": manifest["counts"]["parse_failures"]}
     judgments = read_s3_parquet("s3://judgelm/runs/from-s3/judgments")
     assert len(judgments) == 25 and all(j["model"] == s3_model for j in judgments)
     assert len(read_s3_parquet("s3://judgelm/runs/from-s3/quarantine")) == 2
     assert storage.read_json("s3://judgelm/runs/from-s3/manifest.json")["fingerprint"] == manifest["fingerprint"]
     cached = Path(os.environ["JUDGELM_RAY_MODEL_CACHE"]) / "judgelm" / "models" / "tiny"
     assert (cached / model_store.COMPLETE_MARKER).is_file() and (cached / "config.json").is_file()
+
+    # Run again on the same S3 output: every row is already there, none is judged again.
+    again = run_judge(spec_from_dict(s3_spec("from-s3", s3_model, s3_input)))
+    assert again["resumed"] is True and again["counts"]["reused"] == 25 and again["counts"]["judged"] == 25
+    assert sorted(j["id"] for j in read_s3_parquet("s3://judgelm/runs/from-s3/judgments")) == sorted(
+        j["id"] for j in judgments)
+    changed = spec_from_dict({**s3_spec("from-s3", s3_model, s3_input), "seed": 1})
+    with pytest.raises(RunRefused, match="seed: 0 -> 1"):
+        run_judge(changed)
 
 
 def test_model_copy_is_skipped_when_complete_and_resumes_what_is_missing(s3, s3_model, tmp_path, monkeypatch):

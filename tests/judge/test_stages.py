@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 import pytest
+from transformers import AutoTokenizer
 
 from judgelm_ray.inputs import adapt_records
 from judgelm_ray.inputs.files import id_prefix
@@ -38,16 +37,6 @@ def test_id_prefix_is_the_path_under_the_input_root_without_extension():
     assert id_prefix("/data/test.parquet", "/data") == "test"
 
 
-def test_adapt_files_turns_each_record_into_a_typed_canonical_row(tmp_path):
-    lines = [json.dumps({"question": "q?", "answers": ["a", "b"]}), "{broken"]
-    batch = pa.table({"bytes": [("\n".join(lines)).encode()], "path": ["/in/rows.jsonl"]})
-    out = stages.adapt_files(batch, "canonical", None, "/in")
-    assert out.schema == schemas.CANONICAL_SCHEMA
-    rows = out.to_pylist()
-    assert [r["id"] for r in rows] == ["rows:0", "rows:1"]
-    assert rows[0]["error"] is None and rows[1]["error"] is not None
-
-
 def test_prepare_rows_builds_both_prompts_and_counts_tokens(tiny_model):
     judge = judge_spec(tiny_model, swap=True)
     row = canonical_row(reference="4")
@@ -55,9 +44,11 @@ def test_prepare_rows_builds_both_prompts_and_counts_tokens(tiny_model):
     assert out["quarantine_reason"] is None and out["use_reference"] is True
     forward, swapped = out["requests"]
     assert (forward["order"], swapped["order"]) == ("forward", "swapped")
-    assert forward["prompt"] == build_prompt("What is 2 + 2?", ["4", "5"], "4", "pairwise", True)
-    assert swapped["prompt"] == build_prompt("What is 2 + 2?", ["5", "4"], "4", "pairwise", True)
-    assert forward["prompt_tokens"] > 50 and swapped["prompt_tokens"] > 50
+    # The engine gets token ids, made exactly as transformers (and so vLLM) tokenizes the prompt.
+    hf = AutoTokenizer.from_pretrained(tiny_model)
+    assert forward["prompt_token_ids"] == hf(build_prompt("What is 2 + 2?", ["4", "5"], "4", "pairwise", True)).input_ids
+    assert swapped["prompt_token_ids"] == hf(build_prompt("What is 2 + 2?", ["5", "4"], "4", "pairwise", True)).input_ids
+    assert forward["prompt_tokens"] == len(forward["prompt_token_ids"]) > 50
 
 
 def test_without_swap_a_row_is_one_forward_request(tiny_model):
@@ -75,7 +66,8 @@ def test_reference_policy_decides_the_template(tiny_model, policy, reference, ex
     out = stages.prepare_rows(table([canonical_row(reference=reference)], schemas.CANONICAL_SCHEMA), judge, {})
     row = out.to_pylist()[0]
     assert row["use_reference"] is expected
-    assert ("[Reference Answer]" in row["requests"][0]["prompt"]) is expected
+    prompt = stages.load_tokenizer(judge.model)[0].decode(row["requests"][0]["prompt_token_ids"])
+    assert ("[Reference Answer]" in prompt) is expected
 
 
 def test_prepare_rows_quarantines_adapter_errors_duplicates_and_overlong_prompts(tiny_model):
