@@ -6,7 +6,8 @@ Rows: two answers of ~120 words and a reference of ~60 words, swap on (two promp
 the tiny tokenizer. Stages, timed on the same batch:
 - adapt: JSON lines -> canonical rows (`inputs.adapt_record` over a split's records, to a table)
 - validate + prompt: `stages.prepare_rows` without its tokenizer call
-- tokenize: the batched tokenizer call of `prepare_rows` (both prompts of every row)
+- tokenize: the batched tokenizer call of `prepare_rows` (both prompts of every row), and for
+  comparison transformers' tokenizer called once per prompt (what the pipeline did before)
 - parse: `stages.parse_judgments` on score lines
 
 Writes benchmarks/results/stage_cost.json.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+from transformers import AutoTokenizer
 
 from judgelm_ray import inputs
 from judgelm_ray.demo.tiny_model import build_tiny_model
@@ -32,6 +34,7 @@ from judgelm_ray.inputs.splits import Split, split_records
 from judgelm_ray.judge import stages
 from judgelm_ray.judge.schemas import REQUESTS
 from judgelm_ray.spec import JudgeSpec
+from judgelm_ray.tokenizer import Tokenizer
 
 HERE = Path(__file__).resolve().parent
 VOCAB = ("answer question judge model score detail accuracy relevant helpful because therefore the a of "
@@ -51,15 +54,14 @@ def write_input(path: Path, rows: int) -> None:
 
 
 class UntimedTokenizer:
-    """Stands in for the tokenizer so `prepare_rows` can be timed without it."""
+    """Stands in for the tokenizer so that `prepare_rows` is timed without it: fixed ids, no work."""
 
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.calls: list[list[str]] = []
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
 
-    def __call__(self, prompts):
-        self.calls.append(prompts)
-        return self.tokenizer(prompts[:1] * len(prompts))  # a constant cost: one prompt, copied
+    def encode(self, prompts: list[str]) -> list[list[int]]:
+        self.prompts.extend(prompts)
+        return [[1] * 640] * len(prompts)
 
 
 def main() -> None:
@@ -71,7 +73,6 @@ def main() -> None:
     data = work / "val.jsonl"
     write_input(data, args.rows)
     judge = JudgeSpec(model=model, swap=True, fast=True, sampling={"max_tokens": 16})
-    tokenizer, _ = stages.load_tokenizer(model)
     fs = pafs.LocalFileSystem()
     adapter = inputs.get_format("canonical", None)
 
@@ -81,27 +82,24 @@ def main() -> None:
     table = inputs.rows_table(rows)
     adapt = time.perf_counter() - clock
 
-    # validate + prompt: prepare_rows with a constant-cost tokenizer, minus that constant.
-    stand_in = UntimedTokenizer(tokenizer)
-    stages.load_tokenizer.cache_clear()
+    # validate + prompt: prepare_rows with a stand-in tokenizer that costs nothing.
+    stand_in = UntimedTokenizer()
     real_load = stages.load_tokenizer
     stages.load_tokenizer = lambda m: (stand_in, None)
     clock = time.perf_counter()
     prepared = pa.concat_tables([stages.prepare_rows(table.slice(i, 256), judge, {}) for i in range(0, len(table), 256)])
     prepare = time.perf_counter() - clock
     stages.load_tokenizer = real_load
-    prompts = [p for call in stand_in.calls for p in call]
-    clock = time.perf_counter()
-    for call in stand_in.calls:
-        tokenizer(call[:1] * len(call))
-    prepare -= time.perf_counter() - clock
+    prompts = stand_in.prompts
 
+    tokens = Tokenizer(model)  # what the pipeline uses: the `tokenizers` library, batches of 512
     clock = time.perf_counter()
-    token_ids = [ids for start in range(0, len(prompts), 512) for ids in tokenizer(prompts[start:start + 512]).input_ids]
+    token_ids = [ids for start in range(0, len(prompts), 512) for ids in tokens.encode(prompts[start:start + 512])]
     tokenize = time.perf_counter() - clock
+    hf = AutoTokenizer.from_pretrained(model)  # what the pipeline did before: one prompt at a time
     clock = time.perf_counter()
     for prompt in prompts[:500]:
-        tokenizer(prompt)
+        hf(prompt)
     one_at_a_time = (time.perf_counter() - clock) / 500 * len(prompts)
 
     requests = prepared.column("requests").to_pylist()

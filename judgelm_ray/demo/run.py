@@ -179,7 +179,8 @@ def run_demo(
     for judge in JUDGES:
         run_job(variant(spec, judge, None))
         for reference in references:
-            sections = dict((name, manifest) for name, manifest, _ in run_job(variant(spec, judge, reference)))
+            # restart: a demo run judges afresh with the judge it has just trained.
+            sections = dict((name, manifest) for name, manifest, _ in run_job(variant(spec, judge, reference), restart=True))
             results[(judge, reference)] = sections["evaluate"]["metrics"]
     rows = comparison_rows(results)
     return {"rows": rows, "table": format_comparison(rows), "report": write_report(spec, settings, rows)}

@@ -52,9 +52,19 @@ def differences(old: object, new: object, where: str = "") -> list[str]:
     return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
 
 
-def input_listing(fs: pafs.FileSystem, files: list[str]) -> list[list]:
-    """[path, size] per input file: a resumed run must read the very same input."""
-    return [[info.path, info.size] for info in fs.get_file_info(files)]
+def file_listing(fs: pafs.FileSystem, files: list[str]) -> list[list]:
+    """[path, size, modification time] per file: a resumed run must read the very same input with
+    the very same model (a row is known by its file and row number, not by its content)."""
+    return [[info.path, info.size, info.mtime_ns] for info in fs.get_file_info(files)]
+
+
+def model_listing(model: str) -> list[list]:
+    """The judge model's files (a local or s3:// folder); none for a hub name."""
+    if not storage.is_remote(model) and not os.path.isdir(model):
+        return []
+    fs, inner = storage.filesystem_for(model)
+    files = [i.path for i in fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True)) if i.is_file]
+    return file_listing(fs, sorted(files))
 
 
 def driver() -> dict:
@@ -84,9 +94,12 @@ def part_files(folder: str) -> list[str]:
                   if i.is_file and os.path.basename(i.path).startswith(PART_PREFIX) and i.path.endswith(".parquet"))
 
 
-def prepare_output(paths: RunFolder, spec: dict, listing: list[list], restart: bool) -> str | None:
+def prepare_output(paths: RunFolder, spec: dict, files: dict[str, list], restart: bool) -> str | None:
     """Make `paths` ready for this run; returns what an earlier run left to resume, or None
-    for a fresh start. Raises RunRefused where continuing would mix runs."""
+    for a fresh start. Raises RunRefused where continuing would mix runs.
+
+    `files`: {"inputs": file_listing of the input, "model_files": model_listing of the judge}.
+    """
     old = storage.read_json(paths.manifest) if storage.exists(paths.manifest) else None
     if old is not None and old.get("status") == "running" and _driver_alive(old):
         raise RunRefused(f"{paths.root}: another run (pid {old['driver']['pid']}) is writing to this output; "
@@ -101,8 +114,9 @@ def prepare_output(paths: RunFolder, spec: dict, listing: list[list], restart: b
         raise RunRefused(f"{paths.root} holds judgments but no manifest.json, so it cannot be resumed; "
                          "run with --restart to start over, or choose another output")
     changed = differences(judging_settings(old["spec"]), judging_settings(spec))
-    if old.get("inputs") != listing:
-        changed.append("input files (added, removed or changed size since that run)")
+    for key, what in (("inputs", "input files"), ("model_files", "judge model files")):
+        if old.get(key) != files[key]:
+            changed.append(f"{what} added, removed or changed since that run")
     if changed:
         raise RunRefused(f"{paths.root} holds a run with other judging settings ({'; '.join(changed)}); "
                          "run with --restart to start over, or choose another output")

@@ -63,8 +63,8 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
         if connect.connect():
             connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
         plan = reading.plan_input(spec.input)
-        run["inputs"] = resume.input_listing(plan.fs, plan.files)
-        resuming = resume.prepare_output(paths, resolved_dict(spec), run["inputs"], restart)
+        run.update(inputs=resume.file_listing(plan.fs, plan.files), model_files=resume.model_listing(judge.model))
+        resuming = resume.prepare_output(paths, resolved_dict(spec), run, restart)
         owner = True
         if resuming:
             print(f"judge: {resuming}", file=sys.stderr)
@@ -94,7 +94,11 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
     judge_clock = time.monotonic()
     pool = judge.pool
     sink = {"staging": paths.staging}
-    committed = rows.map_batches(
+    committed = rows.repartition(
+        # Tokenizing, the costly CPU work, then runs in many short tasks spread over the cluster's
+        # CPUs (even for one small file) instead of inside the read task of each split.
+        target_num_rows_per_block=PREPARE_ROWS,
+    ).map_batches(
         stages.prepare_rows, batch_size=PREPARE_ROWS, batch_format="pyarrow",
         fn_kwargs={"judge": judge, "first_seen": ids.first_seen},
     ).map_batches(
@@ -114,10 +118,13 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
         num_cpus=pool.cpus_per_actor,
         accelerator_type=pool.accelerator_type,
     ).map_batches(
-        stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge},
+        # Parsing and committing cost little CPU and reserve none: with a CPU reserved, Ray
+        # Data's per-operator budget held them back behind the reading stage until it finished,
+        # so nothing was committed (and nothing could be resumed) for most of a run.
+        stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge}, num_cpus=0,
     ).map_batches(
         commit.commit_judgments, batch_size=max(COMMIT_ROWS, pool.batch_size), batch_format="pyarrow",
-        fn_kwargs={"folder": paths.judgments, **sink},
+        fn_kwargs={"folder": paths.judgments, **sink}, num_cpus=0,
     )
     for _ in committed.iter_batches(batch_size=None):
         pass  # each batch is one committed file; the counts below come from the files themselves

@@ -29,37 +29,39 @@ def committed(paths: RunFolder, folder: str, rows: range, source: str) -> None:
     commit.commit(table, folder, paths.staging)
 
 
-def manifest(paths: RunFolder, settings: dict, listing: list, **extra) -> None:
+def manifest(paths: RunFolder, settings: dict, files: dict, **extra) -> None:
     os.makedirs(paths.root, exist_ok=True)
     with open(paths.manifest, "w") as f:
-        json.dump({"spec": settings, "inputs": listing, "status": "failed", "started": "then", **extra}, f)
+        json.dump({"spec": settings, **files, "status": "failed", "started": "then", **extra}, f)
 
 
 def test_a_run_with_results_resumes_only_with_the_same_settings_and_input(tmp_path):
     paths = RunFolder(str(tmp_path / "out"))
-    listing = [["/in.jsonl", 100]]
-    assert resume.prepare_output(paths, spec(), listing, restart=False) is None  # nothing there yet
-    manifest(paths, spec(), listing)
+    files = {"inputs": [["/in.jsonl", 100, 1]], "model_files": [["/m/model.safetensors", 9, 1]]}
+    assert resume.prepare_output(paths, spec(), files, restart=False) is None  # nothing there yet
+    manifest(paths, spec(), files)
     committed(paths, paths.judgments, range(3), "/in.jsonl")
-    assert "resuming" in resume.prepare_output(paths, spec(pool={"batch_size": 2}), listing, restart=False)
+    assert "resuming" in resume.prepare_output(paths, spec(pool={"batch_size": 2}), files, restart=False)
     with pytest.raises(resume.RunRefused, match=r"judge.swap: False -> True.*--restart"):
-        resume.prepare_output(paths, spec(swap=True), listing, restart=False)
+        resume.prepare_output(paths, spec(swap=True), files, restart=False)
     with pytest.raises(resume.RunRefused, match="input files"):
-        resume.prepare_output(paths, spec(), [["/in.jsonl", 101]], restart=False)
-    assert resume.prepare_output(paths, spec(swap=True), listing, restart=True) is None
+        resume.prepare_output(paths, spec(), {**files, "inputs": [["/in.jsonl", 101, 1]]}, restart=False)
+    with pytest.raises(resume.RunRefused, match="judge model files"):
+        resume.prepare_output(paths, spec(), {**files, "model_files": [["/m/model.safetensors", 9, 2]]}, restart=False)
+    assert resume.prepare_output(paths, spec(swap=True), files, restart=True) is None
     assert resume.part_files(paths.judgments) == []
 
 
 def test_a_running_manifest_whose_driver_is_alive_is_refused_and_a_dead_one_resumed(tmp_path):
     paths = RunFolder(str(tmp_path / "out"))
-    listing = [["/in.jsonl", 100]]
-    manifest(paths, spec(), listing, status="running", driver=resume.driver())  # this very process
+    files = {"inputs": [["/in.jsonl", 100, 1]], "model_files": []}
+    manifest(paths, spec(), files, status="running", driver=resume.driver())  # this very process
     committed(paths, paths.judgments, range(3), "/in.jsonl")
     with pytest.raises(resume.RunRefused, match="another run"):
-        resume.prepare_output(paths, spec(), listing, restart=False)
+        resume.prepare_output(paths, spec(), files, restart=False)
     gone = {**resume.driver(), "pid": 2**22 + 12345}  # above Linux's pid_max: never a live process
-    manifest(paths, spec(), listing, status="running", driver=gone)
-    assert "was interrupted" in resume.prepare_output(paths, spec(), listing, restart=False)
+    manifest(paths, spec(), files, status="running", driver=gone)
+    assert "was interrupted" in resume.prepare_output(paths, spec(), files, restart=False)
 
 
 def test_finished_rows_are_flagged_per_source_and_counted_per_folder(tmp_path):
