@@ -1,6 +1,7 @@
 """The judge pipeline at scale, without a model: the `fixed-latency` engine stands in for the GPU.
 
     .venv/bin/python benchmarks/judge_scale.py [--only scale|efficiency|resume] [--sizes 100000,1000000]
+        [--files 1,100]
 
 The tiny model with compact template pieces stands in for the judge's tokenizer. Each case runs
 the whole `judgelm-ray run` as a child process on its own local Ray and samples the
@@ -8,7 +9,7 @@ resident memory (RSS) of the driver and of every process under it (Ray's workers
 - scale: short rows (~40 words), as one JSONL file and as 100 files, near-zero latency, no swap:
   wall time and the peak RSS of the driver and of the largest worker.
 - efficiency: 20K rows, 5 ms per prompt, 2 actors with cpus_per_actor 0.5: rows/s over the ideal
-  (actors / service time).
+  (actors / service time), for the whole run and in the steady state (between committed files).
 - resume: 200K rows, the driver (and its local Ray) killed at about half way, then run again:
   rows in the output, duplicate ids, rows judged again, and the re-run's time against a full run's.
 
@@ -103,10 +104,9 @@ def output_rows(output: Path) -> tuple[int, int]:
     return len(ids), len(set(ids))
 
 
-def scale(work: Path, model: str, sizes: list[int]) -> dict:
-    results = {}
+def scale(work: Path, model: str, sizes: list[int], layouts: list[int], results: dict) -> dict:
     for rows in sizes:
-        for files in (1, 100):
+        for files in layouts:
             name = f"scale-{rows}-{files}"
             data = write_rows(work / "data" / name, rows, files)
             result = run(write_spec(work, name, data, model, 0, 1, 1))
@@ -115,9 +115,9 @@ def scale(work: Path, model: str, sizes: list[int]) -> dict:
             results[name] = result
             print(name, result, flush=True)
     for files in (1, 100):
-        if len(sizes) == 2:
-            small, large = (results[f"scale-{n}-{files}"]["seconds"] for n in sizes)
-            results[f"time_ratio_{files}_files"] = round(large / small, 2)
+        small, large = results.get(f"scale-100000-{files}"), results.get(f"scale-1000000-{files}")
+        if small and large:
+            results[f"time_ratio_{files}_files"] = round(large["seconds"] / small["seconds"], 2)
     return results
 
 
@@ -128,8 +128,14 @@ def efficiency(work: Path, model: str) -> dict:
     result = run(spec)
     manifest = json.loads((work / "out" / "efficiency" / "manifest.json").read_text())
     ideal = actors / (latency_ms / 1000)
+    # Steady state: rows committed after the first file, over the time to the last one (the
+    # whole-run figure also pays for starting the actors).
+    parts = sorted((work / "out" / "efficiency" / "judgments").glob("part-*.parquet"), key=lambda p: p.stat().st_mtime)
+    after_first = sum(pq.read_metadata(p).num_rows for p in parts[1:])
+    steady = after_first / (parts[-1].stat().st_mtime - parts[0].stat().st_mtime)
     result.update(rows=rows, rows_per_second=round(manifest["stats"]["rows_per_second"], 1), ideal_rows_per_second=ideal,
                   efficiency=round(manifest["stats"]["rows_per_second"] / ideal, 3),
+                  steady_rows_per_second=round(steady, 1), steady_efficiency=round(steady / ideal, 3),
                   judge_seconds=manifest["stats"]["judge_seconds"])
     print("efficiency", result, flush=True)
     return result
@@ -165,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=["scale", "efficiency", "resume"])
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--files", default="1,100", help="input layouts: the rows in this many files")
     args = parser.parse_args()
     from judgelm_ray.demo.tiny_model import build_tiny_model
 
@@ -180,7 +187,8 @@ def main() -> None:
     if args.only in (None, "resume"):
         results["resume"] = resume(work, model)
     if args.only in (None, "scale"):
-        results["scale"] = scale(work, model, [int(n) for n in args.sizes.split(",")])
+        sizes, layouts = ([int(n) for n in arg.split(",")] for arg in (args.sizes, args.files))
+        results["scale"] = scale(work, model, sizes, layouts, results.get("scale", {}))
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
 

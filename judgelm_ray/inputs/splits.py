@@ -33,7 +33,8 @@ from judgelm_ray.inputs.files import RecordTuple, json_document, json_line, json
 
 # Parsing a .json list needs it whole: past this size, JSON lines are the answer.
 JSON_LIMIT = 256 << 20
-# Read-ahead when a split's last line runs past its end (one huge line reads on in these steps).
+# Read-ahead step when a split's last line runs past its end, and the size of the pieces gzip is
+# decompressed in.
 _CHUNK = 1 << 20
 
 

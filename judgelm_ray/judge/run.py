@@ -94,11 +94,7 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
     judge_clock = time.monotonic()
     pool = judge.pool
     sink = {"staging": paths.staging}
-    committed = rows.repartition(
-        # Tokenizing, the costly CPU work, then runs in many short tasks spread over the cluster's
-        # CPUs (even for one small file) instead of inside the read task of each split.
-        target_num_rows_per_block=PREPARE_ROWS,
-    ).map_batches(
+    committed = rows.map_batches(
         stages.prepare_rows, batch_size=PREPARE_ROWS, batch_format="pyarrow",
         fn_kwargs={"judge": judge, "first_seen": ids.first_seen},
     ).map_batches(
