@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from judgelm_ray import storage
+from support.faults import write_fails_past
 
 
 def test_input_listing_expands_files_folders_and_globs_sorted(tmp_path):
@@ -68,17 +67,6 @@ def test_symlink_loops_are_not_followed_and_each_file_is_listed_once(tmp_path):
 
 
 def test_write_json_on_a_full_disk_leaves_no_temporary_file(tmp_path):
-    # A real write error: a file-size limit makes the write fail as a full disk does.
-    script = (
-        "import resource, signal, sys\n"
-        "from judgelm_ray import storage\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
-        "try:\n"
-        f"    storage.write_json({str(tmp_path / 'manifest.json')!r}, {{'x': 'y' * 5000}})\n"
-        "except OSError as e:\n"
-        "    sys.exit(3)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 3, result.stderr
+    target = str(tmp_path / "manifest.json")
+    assert write_fails_past(1000, "from judgelm_ray import storage", f"storage.write_json({target!r}, {{'x': 'y' * 5000}})")
     assert list(tmp_path.iterdir()) == []

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from judgelm_ray.judge import commit
+from support.faults import write_fails_past
 
 
 def batch(rows: range, source: str = "in.jsonl") -> pa.Table:
@@ -32,19 +30,11 @@ def test_the_same_row_numbers_of_another_file_are_another_part():
 
 
 def test_a_full_disk_leaves_neither_a_truncated_file_nor_a_temporary_one(tmp_path):
-    # A real write error: a file-size limit makes writing fail part way, as a full disk does.
-    script = (
-        "import os, resource, signal, sys\n"
-        "import pyarrow as pa\n"
-        "from judgelm_ray.judge import commit\n"
-        "table = pa.table({'source': ['in.jsonl'] * 2000, 'row': list(range(2000)), 'text': [os.urandom(50).hex() for _ in range(2000)]})\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))\n"
-        "try:\n"
-        f"    commit.commit(table, {str(tmp_path / 'out')!r}, {str(tmp_path / 'staging')!r})\n"
-        "except OSError:\n"
-        "    sys.exit(3)\n"
+    setup = (
+        "import os\nimport pyarrow as pa\nfrom judgelm_ray.judge import commit\n"
+        "table = pa.table({'source': ['in.jsonl'] * 2000, 'row': list(range(2000)),"
+        " 'text': [os.urandom(50).hex() for _ in range(2000)]})"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 3, result.stderr
+    write = f"commit.commit(table, {str(tmp_path / 'out')!r}, {str(tmp_path / 'staging')!r})"
+    assert write_fails_past(50_000, setup, write)
     assert list((tmp_path / "out").iterdir()) == [] and list((tmp_path / "staging").iterdir()) == []
