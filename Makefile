@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install
+.PHONY: demo test install chromium
 
 install: $(INSTALLED)
 
@@ -23,5 +23,20 @@ $(INSTALLED): pyproject.toml Makefile
 demo: $(INSTALLED)
 	$(VENV)/bin/judgelm-ray demo jobs/demo.yaml
 
-test: $(INSTALLED)
+test: $(INSTALLED) chromium
 	$(VENV)/bin/python -m pytest -q
+
+# The inspect page's browser test drives Debian's chromium: install it when missing, as root with
+# apt-get (the package lists are fetched only when the install cannot find it); anywhere else a
+# note, and that test skips saying what is missing. Nothing runs when it is already installed.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    { apt-get install -y -q --no-install-recommends chromium 2>/dev/null \
+	      || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; } >/dev/null \
+	      || echo "note: could not install chromium with apt-get; the inspect page's browser test will skip"; \
+	  else \
+	    echo "note: $(CHROMIUM) is missing (install Debian's chromium as root); the inspect page's browser test will skip"; \
+	  fi; }

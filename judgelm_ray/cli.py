@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from judgelm_ray import runlog
 from judgelm_ray.evaluate.predictions import PREDICTION_FORMATS
 from judgelm_ray.evaluate.scoring import POLICIES as PARSE_FAILURE_POLICIES
 from judgelm_ray.inputs import FORMATS
+from judgelm_ray.runs import check_output
 from judgelm_ray.spec import SpecError, dump_yaml, load_spec
 
 
@@ -28,14 +30,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Ray's, vLLM's and DeepSpeed's own output here instead of only in <output>/logs/")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from judgelm_ray.job import run_job
 
-    results = run_job(load_spec(args.spec, args.overrides), restart=args.restart)
+    spec = load_spec(args.spec, args.overrides)
+    check_output(spec.output)  # before the log is opened there
+    with runlog.captured(spec.output, "run", args.verbose) as args.log:
+        results = run_job(spec, restart=args.restart)
     for section, _, summary in results:
         print(f"== {section} ==")
         print(summary)
-    return 0 if all(manifest["status"] == "succeeded" for _, manifest, _ in results) else 1
+    _print_log(args)
+    # The inspect page is a view of the results: without it the run still succeeded.
+    return 0 if all(manifest["status"] == "succeeded" for name, manifest, _ in results if name != "inspect") else 1
+
+
+def _print_log(args: argparse.Namespace, file=None) -> None:
+    if getattr(args, "log", None):
+        print(f"log: {args.log}", file=file or sys.stdout)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -69,6 +86,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     print(evaluation_summary(result))
     print(f"report: {args.out}/report.md")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from judgelm_ray.evaluate.inspect_page import write_inspect_page
+
+    print(write_inspect_page(args.output, limit=args.limit))
     return 0
 
 
@@ -120,9 +144,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from judgelm_ray.demo.run import QUICK, DemoSettings, run_demo
 
-    result = run_demo(args.spec, args.overrides, QUICK if args.quick else DemoSettings())
+    spec = load_spec(args.spec, args.overrides)
+    with runlog.captured(spec.output, "demo", args.verbose) as args.log:
+        result = run_demo(args.spec, args.overrides, QUICK if args.quick else DemoSettings())
     print(result["table"])
     print(f"report: {result['report']}")
+    _print_log(args)
     return 0
 
 
@@ -144,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(run)
     run.add_argument("--restart", action="store_true",
                      help="judge every row again: delete the results of an earlier run in the output first")
+    _add_verbose_argument(run)
     run.set_defaults(func=cmd_run)
 
     validate = verbs.add_parser("validate", help="print the resolved spec, or its errors")
@@ -172,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="folder for metrics.json, report.md and plots")
     evaluate.set_defaults(func=cmd_evaluate)
 
+    inspect = verbs.add_parser("inspect", help="write <output>/inspect.html: metrics, plots and the rows worth a look")
+    inspect.add_argument("output", metavar="RUN_OUTPUT", help="a run's output folder (local or s3://)")
+    inspect.add_argument("--limit", type=int, default=200, help="rows listed per category (default 200)")
+    inspect.set_defaults(func=cmd_inspect)
+
     submit = verbs.add_parser("submit", help="submit a job spec to a Ray cluster (Ray Jobs API)")
     _add_spec_arguments(submit)
     submit.add_argument("--wait", action="store_true", help="follow the logs; exit with the job's status")
@@ -199,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verbs.add_parser("demo", help="the whole JudgeLM loop on this machine: data, training, judging, evaluation")
     _add_spec_arguments(demo)
     demo.add_argument("--quick", action="store_true", help="less data, for a smoke test")
+    _add_verbose_argument(demo)
     demo.set_defaults(func=cmd_demo)
 
     tiny = verbs.add_parser("tiny-model", help="build a small random Llama + local tokenizer (no downloads)")
@@ -218,10 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as error:
         print(str(error), file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, ConnectionError) as error:
-        # Input the user can fix (a path, a value, an address): one clear line, no traceback.
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except Exception as error:
+        # What the user can fix (a path, a value, an address, a full disk) is one line; the
+        # traceback is in the run's log. Anything else is a bug: its traceback stays in view
+        # unless a log holds it.
+        message = runlog.user_error(error)
+        if message is None and not getattr(args, "log", None):
+            raise
+        cause = runlog.root_cause(error)
+        print(f"error: {message or f'{type(cause).__name__}: {runlog.one_line(cause)}'}", file=sys.stderr)
+        _print_log(args, sys.stderr)
+        return 2 if message else 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ The one place that runs more than one job: the jobs themselves never import each
 
 from __future__ import annotations
 
+import logging
+
 from judgelm_ray import console
+from judgelm_ray.runs import check_output
 from judgelm_ray.spec import JobSpec
 
 
@@ -15,6 +18,7 @@ def run_job(spec: JobSpec, restart: bool = False) -> list[tuple[str, dict, str]]
 
     Stops at the first section that does not succeed: later sections depend on its output.
     """
+    check_output(spec.output)
     results = []
     if spec.train is not None:
         from judgelm_ray.train.run import run_train
@@ -33,4 +37,19 @@ def run_job(spec: JobSpec, restart: bool = False) -> list[tuple[str, dict, str]]
 
         evaluation = run_evaluation(spec)
         results.append(("evaluate", evaluation, console.evaluation_summary(evaluation["metrics"])))
+    results.append(("inspect", *_inspect_page(spec.output)))
     return results
+
+
+def _inspect_page(output: str) -> tuple[dict, str]:
+    """The page to look at the judgments. A run's results stand without it: a failure to draw it is
+    a notice (traceback in the log), not a failed run."""
+    from judgelm_ray.evaluate.inspect_page import write_inspect_page
+
+    try:
+        page = write_inspect_page(output)
+    except Exception as error:
+        logging.getLogger(__name__).exception("writing the inspect page failed")
+        console.notice(f"the inspect page could not be written: {error}")
+        return {"status": "failed", "error": str(error)}, "-"
+    return {"status": "succeeded", "outputs": {"page": page}}, f"open {page} in a browser (judgelm-ray inspect {output})"

@@ -22,6 +22,21 @@ INSTRUCTION = (
     "judgment."
 )
 
+MAX_ANSWERS = 19
+
+
+def _answer_markers(answer_ids) -> tuple[str, ...]:
+    """The lines that open and close each numbered answer block, as the templates below write them."""
+    return tuple(
+        marker
+        for i in answer_ids
+        for marker in (f"[The Start of Assistant {i}'s Answer]", f"[The End of Assistant {i}'s Answer]")
+    )
+
+
+# Each template declares its delimiters: the fixed lines that open or close one of its blocks. Row text
+# (question, answers, reference) containing one could forge a block of the prompt; `judge.guard`
+# looks for them (tests/judge/test_guard.py checks that every one occurs in its template's own bytes).
 # Upstream's multi templates; with answer_more="" they are exactly the pair templates.
 TEMPLATE = (
     "[Question]\n{question}\n\n"
@@ -29,23 +44,31 @@ TEMPLATE = (
     "[The Start of Assistant 2's Answer]\n{answer_2}\n\n[The End of Assistant 2's Answer]\n\n"
     "{answer_more}[System]\n{prompt}\n\n"
 )
+TEMPLATE_DELIMITERS = ("[Question]", *_answer_markers((1, 2)), "[System]")
 TEMPLATE_W_REFERENCE = (
     "[Question]\n{question}\n\n[Reference Answer]\n{reference}\n\n"
     "[The Start of Assistant 1's Answer]\n{answer_1}\n\n[The End of Assistant 1's Answer]\n\n"
     "[The Start of Assistant 2's Answer]\n{answer_2}\n\n[The End of Assistant 2's Answer]\n\n"
     "{answer_more}[System]\n{prompt}\n\n"
 )
+TEMPLATE_W_REFERENCE_DELIMITERS = ("[Question]", "[Reference Answer]", *_answer_markers((1, 2)), "[System]")
 ANSWER_FORMAT = (
     "[The Start of Assistant {answer_id}'s Answer]\n{answer}\n\n"
     "[The End of Assistant {answer_id}'s Answer]\n\n"
 )
+ANSWER_FORMAT_DELIMITERS = _answer_markers(range(3, MAX_ANSWERS + 1))
 
 APPENDIX = "### Response:"
+APPENDIX_DELIMITERS = (APPENDIX,)
+# Every template's delimiters, each once. All of them are looked for in every row whatever its mode:
+# a pair judge trained on JudgeLM data also knows the reference block, a third answer's block, etc.
+DELIMITERS = tuple(dict.fromkeys(
+    TEMPLATE_DELIMITERS + TEMPLATE_W_REFERENCE_DELIMITERS + ANSWER_FORMAT_DELIMITERS + APPENDIX_DELIMITERS
+))
 # Single-answer grading pre-fills the judge's first score (the reference, shown as
 # Assistant 1) with 10; the parser must prepend it to the generated text.
 SINGLE_SCORE_PREFIX = "10"
 
-MAX_ANSWERS = 19
 _NUM_WORDS = (
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
     "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from dataclasses import dataclass
 
 import pyarrow.fs as pafs
@@ -52,6 +55,33 @@ class TrainFolder:
     train_spec = _under_root("train_spec.json")
     manifest = _under_root("manifest.json")
     result = _under_root("result.json")  # written by rank 0 at the end; the driver's manifest reads it
+
+
+# Room a run wants on a local output disk beyond its results: the manifest, the logs, and the
+# staging copy of a file being committed.
+HEADROOM_BYTES = 64 << 20
+
+
+def check_output(root: str) -> None:
+    """Refuse an output path that is a file before any work is done."""
+    fs, inner = storage.filesystem_for(root)
+    if fs.get_file_info(inner).type == pafs.FileType.File:
+        raise NotADirectoryError(f"output: {root} is a file; set output to a folder (the run writes judgments/, "
+                                 "quarantine/, manifest.json and logs/ there)")
+
+
+def check_room(root: str, input_bytes: int) -> None:
+    """Refuse a local output whose disk cannot hold the results (judgments carry each row's text, so
+    about the input's size) before any row is judged, rather than when the disk fills."""
+    if storage.is_remote(root):
+        return
+    existing = os.path.abspath(root)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    free, needed = shutil.disk_usage(existing).free, input_bytes + HEADROOM_BYTES
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"output: {root} has {free / 2**20:,.1f} MiB free; the run needs about "
+                      f"{needed / 2**20:,.1f} MiB (the input's size and {HEADROOM_BYTES >> 20} MiB to spare)")
 
 
 def resolve_judge_model(path: str) -> str:

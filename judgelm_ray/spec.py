@@ -107,8 +107,21 @@ class JudgeSpec(_Spec):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
     pool: PoolSpec = Field(default_factory=PoolSpec, description="the autoscaling pool of judge actors")
     parse: Literal[verdicts.POLICIES] = Field("judgelm", description="score-line parser: judgelm (JudgeLM's) or lenient")
+    # The templates stay byte-exact (JudgeLM's checkpoints need them), so the guard reports; it never rewrites.
+    guard: Literal["flag", "quarantine", "off"] = Field(
+        "flag",
+        description="rows whose question, answers or reference contain the judge template's delimiters "
+        "([System], [The End of Assistant 1's Answer], ### Response:, ...) or the tokenizer's special tokens "
+        "as text: flag (judge them, listed in injection_flags and counted), quarantine (with the reason), or off",
+    )
     fixed_latency_ms: float = Field(
         0.0, ge=0, description="engine fixed-latency only (benchmarks): milliseconds it waits per prompt"
+    )
+    preserve_order: bool = Field(
+        False,
+        description="rows reach the engine in input order and in the same batches on every run, so greedy "
+        "judgments repeat exactly (an engine's arithmetic depends slightly on which prompts share a batch); "
+        "costs throughput when read tasks finish out of order",
     )
 
     # Cross-field checks are field validators on the later field (fields validate in

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from judgelm_ray.spec import dump_yaml, fingerprint, load_spec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SPEC_FILE = "spec.yaml"
+NO_AGENT = "No available agent to submit job"  # Ray 2.60's job head, until the head node's agent registers
+AGENT_WAIT_S = 120
 
 
 def jobs_client(address: str | None):
@@ -38,15 +42,40 @@ def submit_spec(spec_path: str, overrides: list[str], address: str | None, ship_
     """Validate the spec locally, submit it, and return the job's submission id."""
     spec = load_spec(spec_path, overrides)
     staging = Path(tempfile.mkdtemp(prefix="judgelm-ray-submit-"))
-    (staging / SPEC_FILE).write_text(dump_yaml(spec))
-    runtime_env: dict = {"working_dir": str(staging)}
-    if ship_package:
-        runtime_env["py_modules"] = [str(PACKAGE_DIR)]
-    return jobs_client(address).submit_job(
-        entrypoint=f"python -m judgelm_ray.cli run {SPEC_FILE}",
-        runtime_env=runtime_env,
-        metadata={"judgelm_ray_name": spec.name, "judgelm_ray_fingerprint": fingerprint(spec)},
-    )
+    try:
+        (staging / SPEC_FILE).write_text(dump_yaml(spec))
+        runtime_env: dict = {"working_dir": str(staging)}
+        if ship_package:
+            runtime_env["py_modules"] = [str(PACKAGE_DIR)]
+        client = jobs_client(address)
+        return retry_until_agent_ready(lambda: client.submit_job(
+            entrypoint=f"python -m judgelm_ray.cli run {SPEC_FILE}",
+            runtime_env=runtime_env,
+            metadata={"judgelm_ray_name": spec.name, "judgelm_ray_fingerprint": fingerprint(spec)},
+        ))
+    finally:
+        # submit_job zips working_dir and PUTs it to the cluster before it sends the job (Ray 2.60's
+        # JobSubmissionClient._upload_working_dir_if_needed), so the folder is not needed once it returns.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def retry_until_agent_ready(submit: Callable[[], str], wait_s: float = AGENT_WAIT_S,
+                            sleep: Callable[[float], object] = time.sleep) -> str:
+    """`submit()`, retried while the head has no job agent yet.
+
+    A head that has just started answers the Jobs API before its job agent has registered, and
+    refuses submissions with "No available agent to submit job, please try again later" (it waits
+    only 10 s itself; longer on a busy machine). Nothing is created by a refused submission, so
+    trying again cannot start the job twice.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return submit()
+        except RuntimeError as error:
+            if NO_AGENT not in str(error) or time.monotonic() >= deadline:
+                raise
+        sleep(2)
 
 
 def job_status(address: str | None, job_id: str) -> str:

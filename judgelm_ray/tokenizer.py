@@ -7,6 +7,12 @@ library encodes from it directly, exactly as transformers does with `add_special
 Where `tokenizer_config.json` changes the special tokens transformers adds (`add_bos_token`,
 `add_eos_token`) or the model has no `tokenizer.json` (a slow, SentencePiece-only tokenizer),
 transformers is used, as vLLM does.
+
+Special tokens written as text (`</s>` in an answer) are encoded as the text they are, never as
+control tokens: otherwise row text could end the prompt or start a new one. The judge template's
+text contains none (`judge.guard.template_conflicts`), and the BOS/EOS the tokenizer adds come from
+its post-processor (or `add_bos_token`), not from text, so they stay control tokens; a prompt without
+special-token text gets the very same ids as with special tokens parsed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ _OVERRIDES = ("add_bos_token", "add_eos_token")
 
 
 class Tokenizer:
-    """Encodes batches of prompts to token ids (special tokens included) and decodes ids to text."""
+    """Encodes batches of prompts to token ids (special tokens included) and decodes ids to text.
+
+    `special_tokens`: the text of the tokenizer's special tokens, which `judge.guard` looks for in rows.
+    """
 
     def __init__(self, model: str) -> None:
         folder = Path(model)
@@ -31,15 +40,38 @@ class Tokenizer:
             from tokenizers import Tokenizer as FastTokenizer
 
             self.fast = FastTokenizer.from_file(str(folder / "tokenizer.json"))
+            # transformers' split_special_tokens=True: special tokens in the input text stay text.
+            self.fast.encode_special_tokens = True
+            added = self.fast.get_added_tokens_decoder().values()
+            self.special_tokens = tuple(sorted({t.content for t in added if t.special}))
         else:
             from transformers import AutoTokenizer
 
             self.slow = AutoTokenizer.from_pretrained(model)
+            added = self.slow.added_tokens_decoder.values()
+            specials = {t.content for t in added if t.special} | set(self.slow.all_special_tokens)
+            self.special_tokens = tuple(sorted(specials))
 
     def encode(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of each prompt: the tokenizer's BOS/EOS added, special-token text kept as text."""
         if self.fast is not None:
             return [e.ids for e in self.fast.encode_batch(prompts, add_special_tokens=True)]
-        return self.slow(prompts).input_ids
+        return self._encode_slow(prompts)
+
+    def _encode_slow(self, prompts: list[str]) -> list[list[int]]:
+        # Only prompts holding special-token text are split: transformers' Python tokenizers skip every
+        # added token (special or not) when splitting, which would change the ids of ordinary prompts.
+        ids: list[list[int] | None] = [None] * len(prompts)
+        for split in (False, True):
+            group = [i for i, prompt in enumerate(prompts) if self.has_special_text(prompt) == split]
+            if group:
+                encoded = self.slow([prompts[i] for i in group], split_special_tokens=split).input_ids
+                for i, one in zip(group, encoded):
+                    ids[i] = one
+        return ids
+
+    def has_special_text(self, text: str) -> bool:
+        return any(token in text for token in self.special_tokens)
 
     def decode(self, ids: list[int]) -> str:
         return (self.fast or self.slow).decode(ids, skip_special_tokens=True)

@@ -57,7 +57,9 @@ def test_defaults_filled(tmp_path):
                 "batch_size": 32,
             },
             "parse": "judgelm",
+            "guard": "flag",
             "fixed_latency_ms": 0.0,
+            "preserve_order": False,
         },
         "train": None,
         "evaluate": None,
@@ -80,6 +82,7 @@ def test_spec_is_frozen():
         ("judge", "reference"),
         ("judge", "dtype"),
         ("judge", "parse"),
+        ("judge", "guard"),
     ],
 )
 def test_enums_reject_bad_values(section, key):
@@ -184,6 +187,13 @@ def test_name_expansion():
     assert spec_from_dict(base()).output == "runs/demo"
     assert spec_from_dict(base(output="s3://b/{name}/x")).output == "s3://b/demo/x"
     assert spec_from_dict(base(output="/abs/out")).output == "/abs/out"
+
+
+def test_guard_choices():
+    assert [spec_from_dict(judge(guard=g)).judge.guard for g in ("flag", "quarantine", "off")] == [
+        "flag", "quarantine", "off"]
+    [line] = errors_of(judge(guard="rewrite"))
+    assert line == "judge.guard: Input should be 'flag', 'quarantine' or 'off' (got 'rewrite')"
 
 
 def test_swap_with_single_rejected():

@@ -14,10 +14,11 @@ a cluster job runs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from judgelm_ray import storage
+from judgelm_ray import console, storage
 from judgelm_ray.demo import synthetic
 from judgelm_ray.demo.tiny_model import build_tiny_model
 from judgelm_ray.evaluate.report import pyplot, save_figure
@@ -64,6 +65,7 @@ def variant(spec: JobSpec, judge: str, reference: str | None) -> JobSpec:
             data["train"]["augment"]["swap_ratio"] = JUDGES[judge]
         data.update(judge=None, evaluate=None, output=folder)
     else:
+        data["name"] = f"{spec.name}-{judge}-{REFERENCES[reference]}-reference"
         data["train"] = None
         data["judge"].update(model=folder, reference=REFERENCES[reference])
         data["output"] = storage.join(folder, REFERENCES[reference])
@@ -174,13 +176,18 @@ def run_demo(
     references: tuple[str, ...] = tuple(REFERENCES),
 ) -> dict:
     spec = load_spec(spec_path, overrides)
+    clock = time.monotonic()
     prepare(spec, settings)
+    console.say(f"demo: {settings.train_records:,} training and {settings.eval_records:,} held-out records, "
+                f"a random {settings.num_layers}-layer Llama  ({console.duration(time.monotonic() - clock)})")
     results = {}
-    for judge in JUDGES:
-        run_job(variant(spec, judge, None))
-        for reference in references:
-            # restart: a demo run judges afresh with the judge it has just trained.
-            sections = dict((name, manifest) for name, manifest, _ in run_job(variant(spec, judge, reference), restart=True))
-            results[(judge, reference)] = sections["evaluate"]["metrics"]
+    with console.last_lines_only():  # one line per step, with its time
+        for judge in JUDGES:
+            run_job(variant(spec, judge, None))
+            for reference in references:
+                # restart: a demo run judges afresh with the judge it has just trained.
+                run = variant(spec, judge, reference)
+                sections = dict((name, manifest) for name, manifest, _ in run_job(run, restart=True))
+                results[(judge, reference)] = sections["evaluate"]["metrics"]
     rows = comparison_rows(results)
     return {"rows": rows, "table": format_comparison(rows), "report": write_report(spec, settings, rows)}

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from judgelm_ray import inputs, modes, storage, verdicts
+from judgelm_ray.inputs.fields import RowError, finite_number, kind
 from judgelm_ray.inputs.files import read_records
 
 # The judgment columns evaluation reads; judge texts and prompts stay on disk.
@@ -44,6 +45,18 @@ def normalise_verdict(value, where: str) -> str | None:
     try:
         return verdicts.normalise_verdict(value)
     except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _gold_scores(value, where: str) -> list[float] | None:
+    """Gold scores a predictions file carries: finite numbers or None, else an error naming the row and field."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: field 'gold_scores': expected a list of numbers or null, got {kind(value)}")
+    try:
+        return [finite_number(score, "gold_scores", i) for i, score in enumerate(value)]
+    except RowError as error:
         raise ValueError(f"{where}: {error}") from None
 
 
@@ -100,7 +113,7 @@ def _judgment(record: dict, where: str) -> dict:
         "scores": scores,
         "no_verdict": record.get("mode") in modes.MODES and not modes.MODES[record["mode"]].VERDICT,
         "gold_verdict": normalise_verdict(record.get("gold_verdict"), f"{where}: field 'gold_verdict'"),
-        "gold_scores": record.get("gold_scores"),
+        "gold_scores": _gold_scores(record.get("gold_scores"), where),
         "meta": _meta(record.get("meta")),
     }
 

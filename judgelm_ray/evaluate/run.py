@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from judgelm_ray import runs, storage
+from collections.abc import Callable
+
+from judgelm_ray import console, runs, storage
 from judgelm_ray.evaluate.join import join
 from judgelm_ray.evaluate.predictions import load_gold, load_predictions
 from judgelm_ray.evaluate.report import write_report
@@ -24,14 +26,20 @@ def evaluate(
     group_by: tuple[str, ...] = (),
     bootstrap: int = 1000,
     seed: int = 0,
+    step: Callable[[], None] = lambda: None,
 ) -> dict:
-    """Evaluate a predictions file against gold; writes <out>/metrics.json, report.md and plots; returns the metrics."""
+    """Evaluate a predictions file against gold; writes <out>/metrics.json, report.md and plots; returns the metrics.
+
+    `step()` is called as each of the `STEPS` is done (the progress display counts them)."""
     check_policy(parse_failures)  # fail before reading millions of rows
     group_by = tuple(group_by)
     predicted = load_predictions(predictions, predictions_format, group_by)
     truth = load_gold(gold, gold_format, group_by) if gold is not None else None
+    step()
     rows, joined = join(predicted, truth, group_by)
+    step()
     result = compute_metrics(rows, parse_failures, group_by, bootstrap, seed)
+    step()
     result.update(joined)
     result["inputs"] = {
         "predictions": predictions, "predictions_format": predictions_format,
@@ -40,7 +48,11 @@ def evaluate(
     }
     storage.write_json(storage.join(out, "metrics.json"), result)
     write_report(result, rows, out)
+    step()
     return result
+
+
+STEPS = 4  # read, join, metrics, report
 
 
 def run_evaluation(spec: JobSpec) -> dict:
@@ -50,7 +62,21 @@ def run_evaluation(spec: JobSpec) -> dict:
     """
     section = spec.evaluate
     out = section.out or runs.RunFolder(spec.output).eval
-    result = evaluate(
+    done = {"steps": 0}
+
+    def step() -> None:
+        done["steps"] += 1
+
+    display = console.ProgressDisplay(f"evaluate {spec.name}", "steps", lambda: (done, []), ("steps",), total=STEPS)
+    with display:
+        result = _evaluate_section(spec, out, step)
+    outputs = {"metrics": storage.join(out, "metrics.json"), "report": storage.join(out, "report.md")}
+    return {"status": "succeeded", "outputs": outputs, "metrics": result}
+
+
+def _evaluate_section(spec: JobSpec, out: str, step: Callable[[], None]) -> dict:
+    section = spec.evaluate
+    return evaluate(
         predictions=runs.RunFolder(spec.output).judgments,
         out=out,
         gold=section.gold,
@@ -59,6 +85,5 @@ def run_evaluation(spec: JobSpec) -> dict:
         group_by=tuple(section.group_by),
         bootstrap=section.bootstrap,
         seed=spec.seed,
+        step=step,
     )
-    outputs = {"metrics": storage.join(out, "metrics.json"), "report": storage.join(out, "report.md")}
-    return {"status": "succeeded", "outputs": outputs, "metrics": result}

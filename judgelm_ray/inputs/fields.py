@@ -12,6 +12,7 @@ answers). When the file also has a key named like a target, that key is kept in 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from judgelm_ray import verdicts
@@ -133,12 +134,24 @@ def scores(value: Any, field: str, n_answers: int) -> list[float] | None:
         return None
     if not isinstance(value, list):
         raise RowError(field, f"expected a list of numbers, got {kind(value)}")
-    for i, score in enumerate(value):
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise RowError(field, f"expected a number, got {kind(score)}", i)
-    if len(value) != n_answers:
-        raise RowError(field, f"has {len(value)} scores for {n_answers} answers; give one score per answer")
-    return [float(score) for score in value]
+    numbers = [finite_number(score, field, i) for i, score in enumerate(value)]
+    if len(numbers) != n_answers:
+        raise RowError(field, f"has {len(numbers)} scores for {n_answers} answers; give one score per answer")
+    return numbers
+
+
+def finite_number(value: Any, field: str, index: int | None = None) -> float:
+    """A score as a float. NaN and Infinity parse from JSON (and Parquet holds them), but a NaN gold
+    score compares false with everything and turns every correlation into NaN, so they are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RowError(field, f"expected a number, got {kind(value)}", index)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too long for a float: as unusable as Infinity
+        number = math.inf
+    if not math.isfinite(number):
+        raise RowError(field, f"expected a finite number, got {value!r:.40}; give a real score or null", index)
+    return number
 
 
 def rest(rec: dict, mapped: set[str]) -> dict:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
+import warnings
 
+import pyarrow as pa
+import ray
+
+from judgelm_ray import progress
 from judgelm_ray.engines import load_engine
 from judgelm_ray.engines.base import GenerationParams
 from judgelm_ray.judge.schemas import REQUESTS
@@ -26,7 +30,12 @@ def generation_params(judge: JudgeSpec) -> GenerationParams:
 class JudgeActor:
     """Holds an engine (one GPU, or `tensor_parallel_size` GPUs) and answers every request of a batch."""
 
-    def __init__(self, judge: JudgeSpec, seed: int):
+    def __init__(self, judge: JudgeSpec, seed: int, tally=None):
+        with warnings.catch_warnings():  # Ray's own use of a deprecated API inside this property
+            warnings.simplefilter("ignore")
+            restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        if restarted:
+            progress.event(tally, "a judge actor was restarted (its process or node was lost); its rows are judged again")
         self.engine = load_engine(
             judge.engine,
             ensure_local_model(judge.model),

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 import uuid
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from judgelm_ray import storage
+from judgelm_ray import progress, storage
 from judgelm_ray.judge.stages import quarantine_rows
 
 PART_PREFIX = "part-"
@@ -35,7 +37,7 @@ def part_name(batch: pa.Table) -> str:
     return f"{PART_PREFIX}{keys.hexdigest()[:24]}.parquet"
 
 
-def commit(batch: pa.Table, folder: str, staging: str) -> str | None:
+def commit(batch: pa.Table, folder: str, staging: str, tally=None) -> str | None:
     """Write `batch` as one file in `folder` (nothing for an empty batch); returns its path."""
     if batch.num_rows == 0:
         return None
@@ -44,7 +46,7 @@ def commit(batch: pa.Table, folder: str, staging: str) -> str | None:
     data = buffer.getvalue()
     target = storage.join(folder, part_name(batch))
     if storage.is_remote(folder):
-        storage.write_bytes(target, data.to_pybytes())
+        _write_remote(target, data.to_pybytes(), tally)
         return target
     os.makedirs(folder, exist_ok=True)
     os.makedirs(staging, exist_ok=True)
@@ -59,6 +61,58 @@ def commit(batch: pa.Table, folder: str, staging: str) -> str | None:
     return target
 
 
+# How long a commit keeps retrying an object store that does not answer before the run fails
+# (Ray Data does not retry a task that raised), and the longest wait between two tries.
+REMOTE_RETRY_SECONDS = 600.0
+REMOTE_RETRY_WAIT = 30.0
+
+
+# A write that has not finished after this many seconds is reported (the store may hang rather than fail).
+SLOW_WRITE_SECONDS = 10.0
+
+
+def _write_remote(target: str, data: bytes, tally) -> None:
+    """One PUT, retried with growing waits while the store does not answer (an S3 outage), so a run
+    survives minutes of it. A store that fails and one that hangs are both shown to the person
+    watching: the run is waiting, not stuck."""
+    scheme = target.split("://", 1)[0]
+    written = threading.Event()
+
+    def report_while_hanging() -> None:
+        waited = 0.0
+        while not written.wait(SLOW_WRITE_SECONDS):
+            waited += SLOW_WRITE_SECONDS
+            progress.event(tally, f"{scheme}:// not answering (a write of results waits for {waited:.0f} s); still trying")
+
+    threading.Thread(target=report_while_hanging, daemon=True).start()
+    deadline, wait = time.monotonic() + REMOTE_RETRY_SECONDS, 1.0
+    try:
+        while True:
+            try:
+                storage.write_bytes(target, data)
+                return
+            except OSError as error:
+                if not _store_unreachable(error) or time.monotonic() + wait > deadline:
+                    raise
+                reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+                progress.event(tally, f"{scheme}:// not answering ({reason}); writing results again, "
+                                      f"for up to {REMOTE_RETRY_SECONDS / 60:.0f} min")
+                time.sleep(wait)
+                wait = min(2 * wait, REMOTE_RETRY_WAIT)
+    finally:
+        written.set()
+
+
+# What the AWS SDK (under pyarrow) says when a store does not answer or asks to wait; anything
+# else (access denied, no such bucket) will not mend by waiting.
+_UNREACHABLE = ("NETWORK_CONNECTION", "curlCode", "Timeout", "timed out", "Connection refused",
+                "SERVICE_UNAVAILABLE", "SLOW_DOWN", "INTERNAL_FAILURE")
+
+
+def _store_unreachable(error: OSError) -> bool:
+    return any(marker in str(error) for marker in _UNREACHABLE)
+
+
 def _remove(path: str) -> None:
     try:
         os.remove(path)
@@ -66,14 +120,17 @@ def _remove(path: str) -> None:
         pass
 
 
-def commit_quarantined(batch: pa.Table, folder: str, staging: str) -> pa.Table:
+def commit_quarantined(batch: pa.Table, folder: str, staging: str, tally=None) -> pa.Table:
     """Commit the quarantined rows of a prepared batch; pass on the rows to judge."""
     quarantined = pc.is_valid(batch.column("quarantine_reason"))
-    commit(quarantine_rows(batch.filter(quarantined)), folder, staging)
+    rows = quarantine_rows(batch.filter(quarantined))
+    commit(rows, folder, staging, tally)
+    progress.add(tally, quarantined=rows.num_rows)
     return batch.filter(pc.invert(quarantined))
 
 
-def commit_judgments(batch: pa.Table, folder: str, staging: str) -> pa.Table:
+def commit_judgments(batch: pa.Table, folder: str, staging: str, tally=None) -> pa.Table:
     """Commit a batch of judgments; returns how many rows it held."""
-    commit(batch, folder, staging)
+    commit(batch, folder, staging, tally)
+    progress.add(tally, judged=batch.num_rows, parse_failures=batch.num_rows - batch.column("parse_error").null_count)
     return pa.table({"committed": [batch.num_rows]})

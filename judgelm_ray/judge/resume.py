@@ -28,7 +28,7 @@ from judgelm_ray.judge.commit import PART_PREFIX
 from judgelm_ray.runs import RunFolder
 
 # Settings that change how fast rows are judged, never what a row's judgment is.
-THROUGHPUT_ONLY = {"input": {"split_mb", "block_rows"}, "judge": {"pool", "fixed_latency_ms"}}
+THROUGHPUT_ONLY = {"input": {"split_mb", "block_rows"}, "judge": {"pool", "fixed_latency_ms", "preserve_order"}}
 
 
 class RunRefused(ValueError):

@@ -13,17 +13,16 @@ and a resumed run skips finished rows when it reads the input.
 
 from __future__ import annotations
 
-import sys
 import time
 
 import ray
-from ray.data import ActorPoolStrategy
+from ray.data import ActorPoolStrategy, DataContext
 
-from judgelm_ray import connect, storage
+from judgelm_ray import connect, console, model_store, progress, storage
 from judgelm_ray.judge import commit, reading, resume, stages
 from judgelm_ray.judge.actor import JudgeActor
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
-from judgelm_ray.runs import RunFolder, resolve_judge_model
+from judgelm_ray.runs import RunFolder, check_room, resolve_judge_model
 from judgelm_ray.spec import JobSpec, resolved_dict
 
 # Rows per batch of the CPU stage that validates and tokenizes: the tokenizer works on a batch at once.
@@ -34,7 +33,8 @@ COMMIT_ROWS = 1024
 
 
 def _sum_stats(judgments_path: str) -> dict:
-    totals = {"judged": 0, "parse_failures": 0, "both_orders": 0, "consistent": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    """The sums of `stages.judgment_stats` over every committed judgments file."""
+    totals = dict.fromkeys(stages.JUDGMENT_STAT_KEYS, 0)
     parts = resume.part_files(judgments_path)
     if not parts:
         return totals
@@ -60,14 +60,17 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
     run = {"driver": resume.driver()}
     owner = False  # until this run owns the output, a failure must not replace what is there
     try:
-        if connect.connect():
-            connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
+        # What can be refused is refused before Ray starts: an input, a model or room that is not there.
+        model_store.require_model(judge.model, "judge.model")
         plan = reading.plan_input(spec.input)
         run.update(inputs=resume.file_listing(plan.fs, plan.files), model_files=resume.model_listing(judge.model))
+        check_room(spec.output, sum(size for _, size, _ in run["inputs"]))
         resuming = resume.prepare_output(paths, resolved_dict(spec), run, restart)
         owner = True
         if resuming:
-            print(f"judge: {resuming}", file=sys.stderr)
+            console.say(f"judge: {resuming}")
+        if connect.connect():
+            connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
         run["resumed"] = resuming is not None
         storage.write_json(paths.manifest, {**build_manifest(spec, started, None, {}, {}, "running"), **run})
         counts, stats = _judge(spec, paths, plan)
@@ -85,15 +88,38 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
 
 
 def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[dict, dict]:
+    tally = progress.start_tally()
+    watch = progress.ClusterWatch()
+
+    def read_progress() -> tuple[dict, list[str]]:
+        counts, events = progress.read(tally)
+        return counts, events + watch.events()
+
+    display = console.ProgressDisplay(
+        f"judge {spec.name}", "rows", read_progress, done_keys=("judged", "quarantined"), extras=PROGRESS_EXTRAS
+    )
+    with display:
+        return _judge_rows(spec, paths, plan, tally, display)
+
+
+# Counts the judge stages add to the tally, as the progress display names them.
+PROGRESS_EXTRAS = {"quarantined": "quarantined", "parse_failures": "parse failures"}
+
+
+def _judge_rows(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally, display) -> tuple[dict, dict]:
     clock = time.monotonic()
+    context = DataContext.get_current()
+    context.enable_progress_bars = False  # the progress display is ours (console)
+    context.execution_options.preserve_order = spec.judge.preserve_order
     judge = spec.judge.model_copy(update={"model": storage.for_workers(spec.judge.model)})
     ids = reading.id_pass(plan, spec.input)
     done, reused, quarantined_before = resume.finished_rows(paths, ids.file_rows)
+    display.set_total(ids.rows, start=reused + quarantined_before)
     rows = reading.rows_pass(plan, spec.input, ids.first_rows, ray.put(done) if done else None)
 
     judge_clock = time.monotonic()
     pool = judge.pool
-    sink = {"staging": paths.staging}
+    sink = {"staging": paths.staging, "tally": tally}
     committed = rows.map_batches(
         stages.prepare_rows, batch_size=PREPARE_ROWS, batch_format="pyarrow",
         fn_kwargs={"judge": judge, "first_seen": ids.first_seen},
@@ -106,7 +132,7 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
         target_num_rows_per_block=pool.batch_size,
     ).map_batches(
         JudgeActor,
-        fn_constructor_kwargs={"judge": judge, "seed": spec.seed},
+        fn_constructor_kwargs={"judge": judge, "seed": spec.seed, "tally": tally},
         compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
         batch_size=pool.batch_size,
         batch_format="pyarrow",
@@ -133,6 +159,7 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
         "reused": reused,
         "quarantined": storage.parquet_row_count(paths.quarantine),
         "parse_failures": totals["parse_failures"],
+        "injection_flagged": totals["injection_flagged"],
     }
     new = totals["judged"] - reused
     stats = {

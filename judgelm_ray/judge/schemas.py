@@ -24,12 +24,20 @@ REQUEST = pa.struct(
 )
 REQUESTS = pa.list_(REQUEST)
 
+# `judge.guard`'s findings (`guard.Flag`): one per (field, delimiter) at its first occurrence. Null when
+# the guard is off (or the row was quarantined before it looked), an empty list when it found nothing.
+INJECTION_FLAG = pa.struct(
+    [("field", pa.string()), ("kind", pa.string()), ("delimiter", pa.string()), ("offset", pa.int64())]
+)
+INJECTION_FLAGS = pa.list_(INJECTION_FLAG)
+
 # A canonical row with either a quarantine reason or the requests the engine will get.
 PREPARED_SCHEMA = (
     CANONICAL_SCHEMA.remove(CANONICAL_SCHEMA.get_field_index("error"))
     .append(pa.field("quarantine_reason", pa.string()))
     .append(pa.field("use_reference", pa.bool_()))
     .append(pa.field("requests", REQUESTS))
+    .append(pa.field("injection_flags", INJECTION_FLAGS))
 )
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -57,6 +65,7 @@ JUDGMENT_SCHEMA = pa.schema(
         ("completion_tokens_swapped", pa.int64()),
         ("mode", pa.string()),
         ("used_reference", pa.bool_()),
+        ("injection_flags", INJECTION_FLAGS),
         ("model", pa.string()),
         ("engine", pa.string()),
         ("question", pa.string()),

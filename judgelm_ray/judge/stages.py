@@ -1,7 +1,7 @@
 """The pure stages of the judge pipeline, each a function over a pyarrow batch.
 
-canonical rows (`reading`) -> prepare (quarantine reason, or the row's requests as token ids)
--> [engine actor] -> parse + merge
+canonical rows (`reading`) -> prepare (quarantine reason, or the row's requests as token ids and
+its injection flags) -> [engine actor] -> parse + merge
 
 What a mode asks and how its answers are read come from `judgelm_ray.modes`; the batch schemas
 from `schemas`. Nothing here imports Ray, so each stage is unit-tested on plain tables.
@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from judgelm_ray import modes, tokenizer
 from judgelm_ray.inputs.canonical import has_reference
+from judgelm_ray.judge import guard
 from judgelm_ray.judge.schemas import JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.modes import common
@@ -29,7 +30,15 @@ def load_tokenizer(model: str) -> tuple[tokenizer.Tokenizer, int | None]:
     # thread pool would compete with them (and with the engine actors) for the same cores.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     model = ensure_local_model(model)
-    return tokenizer.Tokenizer(model), tokenizer.context_length(model)
+    encoder = tokenizer.Tokenizer(model)
+    conflicts = guard.template_conflicts(encoder.special_tokens)
+    if conflicts:
+        raise ValueError(
+            f"judge.model: the tokenizer of {model} has special tokens {conflicts} that the JudgeLM template's own "
+            "text contains; they would be encoded as plain text, so the prompt would not be the one the judge "
+            "was trained on. Use a tokenizer without them"
+        )
+    return encoder, tokenizer.context_length(model)
 
 
 def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
@@ -58,14 +67,39 @@ def duplicate_reason(row: dict, first_source: str, first_row: int) -> str:
             f"{first_source} row {first_row}; give every record a unique id")
 
 
-def quarantine_reason(row: dict, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]]) -> str | None:
-    """Why a canonical row cannot be judged, or None. Checks run cheapest first."""
+def shown_reference(row: dict, judge: JudgeSpec) -> str | None:
+    """The reference text the row's prompts show, or None; single mode always shows it, as Assistant 1."""
+    shown = judge.mode == "single" or modes.use_reference(row, judge.reference)
+    return row["reference"] if shown else None
+
+
+def injection_flags(row: dict, judge: JudgeSpec, special_tokens: tuple[str, ...]) -> list[guard.Flag] | None:
+    """The template delimiters and special tokens found in the text a valid row's prompts show
+    (`guard.Flag`s; [] when none); None with `judge.guard: off`."""
+    if judge.guard == "off":
+        return None
+    fields = guard.row_fields(row["question"], row["answers"], shown_reference(row, judge))
+    return guard.find_injections(fields, special_tokens)
+
+
+def quarantine_reason(
+    row: dict, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]], special_tokens: tuple[str, ...] = ()
+) -> str | None:
+    """Why a canonical row cannot be judged, or None. Checks run cheapest first.
+
+    `special_tokens` are the tokenizer's, looked for by `judge.guard: quarantine`; without them
+    (`judgelm-ray render`, which loads no tokenizer) only the template's delimiters are.
+    """
     reason = validate_row(row, judge.mode, judge.reference)
     if reason:
         return reason
     first = first_seen.get(row["id"])
     if first is not None and first != (row["source"], row["row"]):
         return duplicate_reason(row, first[0], first[1])
+    if judge.guard == "quarantine":
+        flags = injection_flags(row, judge, special_tokens)
+        if flags:
+            return guard.quarantine_reason(common.where(row), flags)
     return None
 
 
@@ -78,18 +112,21 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
     """Canonical rows -> rows with either a quarantine reason or the requests the engine will get.
 
     `first_seen` maps each duplicated id to the (source, row) of its first occurrence; every later
-    occurrence is quarantined. Prompts are tokenized here, all of a batch in one call, and the
-    engine gets the token ids; prompts longer than the model can take with `max_tokens` of room
-    are quarantined here rather than failing inside the engine.
+    occurrence is quarantined. `judge.guard` flags (or quarantines) rows whose text could forge the
+    prompt. Prompts are tokenized here, all of a batch in one call, and the engine gets the token
+    ids; prompts longer than the model can take with `max_tokens` of room are quarantined here
+    rather than failing inside the engine.
     """
     tokens, model_max_len = load_tokenizer(judge.model)
     max_len = judge.max_model_len or model_max_len
     out, requests = [], []
     for row in batch.to_pylist():
         prepared = {k: v for k, v in row.items() if k != "error"}
-        prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen), use_reference=None, requests=None)
+        prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen, tokens.special_tokens),
+                        use_reference=None, requests=None, injection_flags=None)
         if prepared["quarantine_reason"] is None:
-            prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=row_requests(row, judge))
+            prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=row_requests(row, judge),
+                            injection_flags=injection_flags(row, judge, tokens.special_tokens))
             requests.extend(prepared["requests"])
         out.append(prepared)
     token_ids = tokens.encode([r["prompt"] for r in requests]) if requests else []
@@ -141,7 +178,11 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
 
 
 STATS_COLUMNS = ("parse_error", "consistent", "prompt_tokens_forward", "prompt_tokens_swapped",
-                 "completion_tokens_forward", "completion_tokens_swapped")
+                 "completion_tokens_forward", "completion_tokens_swapped", "injection_flags")
+
+
+JUDGMENT_STAT_KEYS = ("judged", "parse_failures", "both_orders", "consistent", "prompt_tokens", "completion_tokens",
+                      "injection_flagged")
 
 
 def judgment_stats(batch: pa.Table) -> pa.Table:
@@ -157,6 +198,8 @@ def judgment_stats(batch: pa.Table) -> pa.Table:
                 "consistent": sum(bool(r["consistent"]) for r in rows),
                 "prompt_tokens": tokens("prompt_tokens_forward") + tokens("prompt_tokens_swapped"),
                 "completion_tokens": tokens("completion_tokens_forward") + tokens("completion_tokens_swapped"),
+                # Judged rows whose text holds a template delimiter or special token (judge.guard: flag).
+                "injection_flagged": sum(bool(r["injection_flags"]) for r in rows),
             }
         ]
     )

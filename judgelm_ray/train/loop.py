@@ -27,7 +27,7 @@ import torch.distributed as dist
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import HfDeepSpeedConfig
 
-from judgelm_ray import model_store, runs, storage
+from judgelm_ray import model_store, progress, runs, storage
 from judgelm_ray.spec import TrainSpec
 from judgelm_ray.train import augment, data, export
 from judgelm_ray.train.deepspeed import deepspeed_config
@@ -80,7 +80,9 @@ def train_func(config: dict) -> None:
         saved = _load_checkpoint(engine, checkpoint)
         state.update({key: saved[key] for key in state})
     resumed_from = state["step"]
+    tally = config.get("tally")
     if rank == 0:
+        progress.set(tally, total=total_steps, steps=resumed_from)
         log.info(f"[train] {len(examples)} examples, dropped {dict(dropped)}, {steps_per_epoch} steps/epoch,"
                  f" {total_steps} steps, {'resuming at step ' + str(resumed_from) if resumed_from else 'from scratch'}")
 
@@ -121,6 +123,8 @@ def train_func(config: dict) -> None:
             "lr": engine.get_lr()[0],
             "tokens_per_second": totals[1].item() / seconds,
         }
+        if rank == 0:
+            progress.set(tally, steps=step + 1, loss=loss_value)
         if rank == 0 and ((step + 1) % train.log_every == 0 or step + 1 == total_steps):
             log.info(f"[train] step {step + 1}/{total_steps} epoch {epoch + 1} loss {loss_value:.4f}"
                      f" lr {metrics['lr']:.2e} tokens/s {metrics['tokens_per_second']:,.0f}")

@@ -15,7 +15,7 @@ import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from judgelm_ray import connect, runs, storage
+from judgelm_ray import connect, console, model_store, progress, runs, storage
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
 from judgelm_ray.spec import JobSpec, TrainSpec
 from judgelm_ray.train import loop
@@ -48,6 +48,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
     train = spec.train
     if not storage.is_remote(root):
         root = os.path.abspath(root)  # Ray Train needs an absolute local storage path
+    model_store.require_model(train.base_model, "train.base_model")
     _check_same_spec(train, root)
     scaling = train.scaling
     if connect.connect():
@@ -58,6 +59,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
                 f"train.scaling asks for {needed:g} GPU(s) but this local Ray has none to spare; set"
                 " train.scaling.gpus_per_worker=0 to train on CPU, or RAY_ADDRESS to run on a GPU cluster"
             )
+    tally = progress.start_tally()
     resources = {"CPU": scaling.cpus_per_worker}
     if scaling.gpus_per_worker:
         resources["GPU"] = scaling.gpus_per_worker
@@ -67,6 +69,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
             "train": _with_absolute_paths(train).model_dump(mode="json"),
             "root": root,
             "crash_after_checkpoint": os.environ.get(CRASH_ENV),
+            "tally": tally,
         },
         scaling_config=ScalingConfig(
             num_workers=scaling.num_workers,
@@ -82,7 +85,11 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
         ),
     )
     clock = time.monotonic()
-    trainer.fit()  # raises when the workers fail more than max_failures times
+    display = console.ProgressDisplay(
+        f"train {spec.name}", "steps", lambda: progress.read(tally), done_keys=("steps",), extras={"loss": "loss"}
+    )
+    with display:
+        trainer.fit()  # raises when the workers fail more than max_failures times
     final = storage.read_json(runs.TrainFolder(root).result)
     counts = {"examples": final["examples"], "dropped": final["dropped"]}
     stats = {

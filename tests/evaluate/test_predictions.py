@@ -36,6 +36,21 @@ def test_judgments_prefer_the_forward_verdict_and_carry_gold(tmp_path):
     assert predictions["7"]["forward"] == "2"
 
 
+@pytest.mark.parametrize("scores, message", [
+    ("[NaN, 2]", "field 'gold_scores'[0]: expected a finite number, got nan; give a real score or null"),
+    ("[8, -Infinity]", "field 'gold_scores'[1]: expected a finite number, got -inf; give a real score or null"),
+    ('["nan", 2]', "field 'gold_scores'[0]: expected a number, got str"),
+    ('"8 2"', "field 'gold_scores': expected a list of numbers or null, got str"),
+])
+def test_gold_scores_a_predictions_file_carries_must_be_finite_numbers(tmp_path, scores, message):
+    # Written as the file has them: JSON's NaN / Infinity literals, which Python's json reads.
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"id": "a", "verdict": "1"}\n{"id": "b", "verdict": "1", "gold_scores": %s}\n' % scores)
+    with pytest.raises(ValueError) as raised:
+        load_predictions(str(path))
+    assert str(raised.value) == f"{path} row 1: {message}"
+
+
 def test_duplicate_prediction_ids_are_an_error(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "verdict": "1"}, {"id": "a", "verdict": "2"}])
     with pytest.raises(ValueError, match=r"p.jsonl row 1: field 'id': duplicate id 'a', first used by .*p.jsonl row 0"):
@@ -67,9 +82,11 @@ def test_load_gold_uses_the_judge_adapters_and_their_ids(tmp_path):
         {"question": "q", "answers": ["a", "b"], "gold_verdict": 2, "topic": "math"},
         {"question": "q", "answers": ["a", "b"], "gold_verdict": "nonsense"},  # rejected by the adapter: no gold
         {"id": "x", "question": "q", "answers": ["a", "b"], "gold_scores": [3, 3]},
+        {"id": "nan", "question": "q", "answers": ["a", "b"], "gold_scores": [float("nan"), 3]},  # rejected too
     ])
     gold = load_gold(path, "canonical")
-    assert sorted(gold) == ["gold:0", "gold:1", "x"]  # derived ids as the judge job derives them
+    assert sorted(gold) == ["gold:0", "gold:1", "nan", "x"]  # derived ids as the judge job derives them
     assert (gold["gold:0"]["gold_verdict"], gold["gold:0"]["meta"]) == ("2", {"topic": "math"})
     assert gold["gold:1"]["gold_verdict"] is None
     assert gold["x"]["gold_scores"] == [3.0, 3.0]
+    assert (gold["nan"]["gold_verdict"], gold["nan"]["gold_scores"]) == (None, None)  # counted as gold unparseable

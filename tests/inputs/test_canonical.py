@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from judgelm_ray.inputs import adapt_records
 from support.rows import PAIR, adapt_one, assert_canonical_types
 
 
@@ -44,11 +47,32 @@ def test_canonical_multi_answer_verdict_up_to_answer_count():
 @pytest.mark.parametrize("scores, message", [
     ([1, "2"], "field 'gold_scores'[1]: expected a number, got str"),
     ([1, True], "field 'gold_scores'[1]: expected a number, got bool"),
+    (["nan", 2], "field 'gold_scores'[0]: expected a number, got str"),
     ("1 2", "field 'gold_scores': expected a list of numbers, got str"),
     ([1, 2, 3], "field 'gold_scores': has 3 scores for 2 answers"),
 ])
 def test_canonical_bad_gold_scores(scores, message):
     assert message in adapt_one({**PAIR, "gold_scores": scores})["error"]
+
+
+@pytest.mark.parametrize("scores, at, shown", [
+    ("[7, NaN]", 1, "nan"), ("[Infinity, 2]", 0, "inf"), ("[1, -Infinity]", 1, "-inf"), ("[1e400, 2]", 0, "inf"),
+    ("[1" + "0" * 400 + ", 2]", 0, "1000000000"),  # an integer too long for a float
+])
+def test_non_finite_gold_scores_quarantine_the_row(scores, at, shown):
+    # The literals as a file has them: Python's json parses NaN / Infinity without complaint.
+    data = ('{"question": "q", "answers": ["a", "b"], "gold_scores": %s}\n' % scores).encode()
+    [row] = adapt_records(data, "gold.jsonl", "canonical")
+    assert row["error"].startswith(f"gold.jsonl row 0: field 'gold_scores'[{at}]: expected a finite number, got {shown}")
+    assert row["error"].endswith("; give a real score or null") and row["gold_scores"] is None
+
+
+def test_nan_gold_scores_in_parquet_quarantine_the_row(tmp_path):
+    records = [{**PAIR, "gold_scores": [8.0, 2.0]}, {**PAIR, "gold_scores": [float("nan"), 2.0]}]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "gold.parquet")
+    good, bad = adapt_records((tmp_path / "gold.parquet").read_bytes(), "gold.parquet", "canonical")
+    assert good["error"] is None and good["gold_scores"] == [8.0, 2.0]
+    assert bad["error"].startswith("gold.parquet row 1: field 'gold_scores'[0]: expected a finite number, got nan")
 
 
 # ---------------------------------------------------------------- bad rows

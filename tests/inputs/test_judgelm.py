@@ -56,6 +56,9 @@ def test_judgelm_multi_answers_and_numbering_gaps():
     ({"answer2_body": 5}, "field 'answer2_body': expected a string, got int"),
     ({"reference": {"text": 3}}, "field 'reference': expected a string or {\"text\": string} or null, got int"),
     ({"score": "9 3"}, "field 'score': expected a list of numbers, got str"),
+    ({"score": [float("nan"), 3]}, "field 'score'[0]: expected a finite number, got nan; give a real score or null"),
+    ({"score_w_reference": [10, float("inf")]},
+     "field 'score_w_reference'[1]: expected a finite number, got inf; give a real score or null"),
 ])
 def test_judgelm_bad_fields(change, message):
     assert adapt_one({**JUDGELM, **change}, "judgelm")["error"] == f"in.jsonl row 0: {message}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -11,14 +13,70 @@ import pytest
 from support.specs import write_cli_spec as write_spec
 
 
-@pytest.mark.integration
-def test_run_from_the_command_line_prints_the_summary_and_exits_zero(tmp_path, tiny_model):
-    spec = write_spec(tmp_path, tiny_model, swap=True, fast=True)
+def run_cli(*args: str, tty: bool = False) -> subprocess.CompletedProcess:
+    """`judgelm-ray ARGS` in a child process, its output a pipe or (`tty`) a pseudo-terminal."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run(
-        [sys.executable, "-m", "judgelm_ray.cli", "run", str(spec)], capture_output=True, text=True, env=env, timeout=600
-    )
+    command = [sys.executable, "-m", "judgelm_ray.cli", *args]
+    if tty:  # util-linux `script` gives the child a terminal and copies what it shows to stdout
+        command = ["script", "-qefc", shlex.join(command), "/dev/null"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.integration
+def test_run_shows_progress_and_the_summary_and_sends_engine_output_to_the_log(tmp_path, tiny_model):
+    spec = write_spec(tmp_path, tiny_model, swap=True, fast=True)
+    result = run_cli("run", str(spec))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rows read                    27" in result.stdout
     assert "quarantined                  2" in result.stdout
     assert (tmp_path / "cli-out" / "manifest.json").is_file()
+    # The terminal: progress lines, the summary, the log's path; nothing of Ray's or vLLM's own.
+    shown = result.stdout + result.stderr
+    assert len(shown.splitlines()) <= 20, shown
+    for engine_output in ("WARNING", "INFO", "pid=", "Started a local Ray", "vLLM", "Traceback"):
+        assert engine_output not in shown, shown
+    assert re.search(r"^judge \S+: 27/27 rows .*quarantined 2", result.stdout, re.M), result.stdout
+    (log,) = (tmp_path / "cli-out" / "logs").iterdir()
+    assert f"log: {log}" in result.stdout
+    text = log.read_text()
+    assert "Started a local Ray instance" in text and "JudgeActor" in text  # the engines' output is kept
+
+
+@pytest.mark.integration
+def test_run_in_a_terminal_draws_a_progress_bar(tmp_path, tiny_model):
+    spec = write_spec(tmp_path, tiny_model, engine="fixed-latency", fixed_latency_ms=100)  # no engine start-up
+    result = run_cli("run", str(spec), tty=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "━" in result.stdout and "27/27 rows" in result.stdout  # rich's bar, redrawn in place
+    assert "rows read                    27" in result.stdout
+    assert "WARNING" not in result.stdout
+
+
+@pytest.mark.integration
+def test_user_errors_are_one_line_before_any_work(tmp_path, tiny_model):
+    spec = write_spec(tmp_path, tiny_model)
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    result = run_cli("run", str(spec), "--set", f"output={afile}")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: output: {afile} is a file; set output to a folder (the run writes "
+                                     "judgments/, quarantine/, manifest.json and logs/ there)")
+
+
+@pytest.mark.integration
+def test_a_full_disk_is_refused_before_judging(tmp_path, tiny_model):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        spec = write_spec(tmp_path, tiny_model)
+        result = run_cli("run", str(spec), "--set", f"output={disk}/out")
+        assert result.returncode == 2
+        error, log = result.stderr.strip().splitlines()
+        assert error.startswith(f"error: disk full: output: {disk}/out has ") and "MiB free" in error, error
+        assert "Traceback" not in result.stderr and "Traceback" in open(log.removeprefix("log: ")).read()
+        assert not (disk / "out" / "judgments").exists()  # refused before any row was judged
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

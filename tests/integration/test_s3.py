@@ -91,6 +91,17 @@ def test_missing_model_prefix_is_a_clear_error(s3):
         model_store.ensure_local_model("s3://judgelm/models/absent")
 
 
+def test_require_model_finds_an_s3_model_and_names_a_missing_one(s3, s3_model):
+    model_store.require_model(s3_model)
+    model_store.require_model(s3_model + "/")
+    # "models/ti" is the start of "models/tiny" but no folder of its own; a missing bucket is missing too.
+    for uri in ["s3://judgelm/models/absent", "s3://judgelm/models/ti", "s3://no-such-bucket/models/tiny"]:
+        with pytest.raises(FileNotFoundError) as raised:
+            model_store.require_model(uri, field="train.base_model")
+        assert str(raised.value) == (f"train.base_model: {uri} does not exist "
+                                     "(no objects under it; give a local model folder or an s3:// URI)")
+
+
 def test_credentials_never_appear_in_outputs_logs_or_errors(ray_local, s3_model, s3_input, tmp_path):
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(s3_spec("no-leak", s3_model, s3_input)))

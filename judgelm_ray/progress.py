@@ -1,0 +1,104 @@
+"""Counting a run's progress where the work happens, for the driver to show.
+
+Ray Data and Ray Train run the work in other processes (on other nodes); each stage adds what it
+finished to one `Tally` actor, and the driver reads the sums a few times a second
+(`console.ProgressDisplay`). Adding is fire-and-forget: a lost tally never slows or fails a run,
+it only stops the display from moving. Events a person should see (an actor restarted, a write
+being retried) travel the same way, and `ClusterWatch` reports nodes that were lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class Tally:
+    """Sums of what the stages report, and the events they raised since the last read."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.events: list[str] = []
+
+    def add(self, counts: dict[str, int]) -> None:
+        self.counts.update(counts)
+
+    def set(self, values: dict[str, float]) -> None:
+        """Gauges rather than sums (a training step, its loss): a restarted worker sets them again."""
+        for key, value in values.items():
+            self.counts[key] = value
+
+    def event(self, text: str) -> None:
+        self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
+
+    def read(self) -> tuple[dict[str, int], list[str]]:
+        events, self.events = self.events, []
+        return dict(self.counts), events
+
+
+def start_tally():
+    """A new tally on this node (the driver's), so its reads stay local."""
+    node = ray.get_runtime_context().get_node_id()
+    return Tally.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True)).remote()
+
+
+def add(tally, **counts: int) -> None:
+    """Add to the tally (None: nothing is counted, as in unit tests)."""
+    if tally is not None:
+        try:
+            tally.add.remote(counts)
+        except Exception:  # progress is best effort; the work itself must go on
+            pass
+
+
+def set(tally, **values: float) -> None:
+    """Set gauges on the tally (None: nothing is counted)."""
+    if tally is not None:
+        try:
+            tally.set.remote(values)
+        except Exception:  # see add
+            pass
+
+
+def event(tally, text: str) -> None:
+    """Report something a person should see at once, as one line with the time."""
+    if tally is not None:
+        try:
+            tally.event.remote(text)
+        except Exception:  # see add
+            pass
+
+
+def read(tally, timeout: float = 2.0) -> tuple[dict[str, int], list[str]]:
+    """The sums so far and the new events; nothing when the tally does not answer in time."""
+    try:
+        return ray.get(tally.read.remote(), timeout=timeout)
+    except Exception:  # a lost tally (or a slow one) only stalls the display
+        return {}, []
+
+
+class ClusterWatch:
+    """Notices Ray nodes that were alive and are not any more (a preempted spot node, say)."""
+
+    def __init__(self):
+        self.alive = self._alive_nodes()
+
+    @staticmethod
+    def _alive_nodes() -> dict[str, str]:
+        try:
+            return {n["NodeID"]: n.get("NodeManagerAddress", "?") for n in ray.nodes() if n.get("Alive")}
+        except Exception:  # the GCS not answering shows as a stalled display
+            return {}
+
+    def events(self) -> list[str]:
+        now = self._alive_nodes()
+        if not now:
+            return []
+        lost = [f"{time.strftime('%H:%M:%S')} Ray node {address} ({node[:8]}) lost; its work is being retried"
+                for node, address in self.alive.items() if node not in now]
+        self.alive = now
+        return lost
