@@ -102,3 +102,14 @@ class ClusterWatch:
                 for node, address in self.alive.items() if node not in now]
         self.alive = now
         return lost
+
+
+def reader(tally):
+    """What a progress display reads: the tally's sums and events, and the nodes lost since."""
+    watch = ClusterWatch()
+
+    def read_all() -> tuple[dict[str, int], list[str]]:
+        counts, events = read(tally)
+        return counts, events + watch.events()
+
+    return read_all

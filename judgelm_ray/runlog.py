@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -68,7 +69,17 @@ def captured(output: str, command: str, verbose: bool = False) -> Iterator[str |
         terminal.close()
         log.close()
         if local != target:
-            storage.upload_folder(os.path.dirname(local), storage.join(output, "logs"))
+            _upload(local, target)
+
+
+def _upload(local: str, target: str) -> None:
+    """The log of an s3:// output goes there at the end; where that fails, it stays on this disk."""
+    try:
+        storage.upload_folder(os.path.dirname(local), os.path.dirname(target))
+    except OSError as error:
+        console.notice(f"the log could not be uploaded to {target} ({one_line(error)}); it is at {local}")
+        return
+    shutil.rmtree(os.path.dirname(local), ignore_errors=True)
 
 
 def _shutdown_ray() -> None:

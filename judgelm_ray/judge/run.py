@@ -89,14 +89,8 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
 
 def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[dict, dict]:
     tally = progress.start_tally()
-    watch = progress.ClusterWatch()
-
-    def read_progress() -> tuple[dict, list[str]]:
-        counts, events = progress.read(tally)
-        return counts, events + watch.events()
-
     display = console.ProgressDisplay(
-        f"judge {spec.name}", "rows", read_progress, done_keys=("judged", "quarantined"), extras=PROGRESS_EXTRAS
+        f"judge {spec.name}", "rows", progress.reader(tally), done_keys=("judged", "quarantined"), extras=PROGRESS_EXTRAS
     )
     with display:
         return _judge_rows(spec, paths, plan, tally, display)

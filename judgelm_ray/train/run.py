@@ -86,7 +86,7 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
     )
     clock = time.monotonic()
     display = console.ProgressDisplay(
-        f"train {spec.name}", "steps", lambda: progress.read(tally), done_keys=("steps",), extras={"loss": "loss"}
+        f"train {spec.name}", "steps", progress.reader(tally), done_keys=("steps",), extras={"loss": "loss"}
     )
     with display:
         trainer.fit()  # raises when the workers fail more than max_failures times

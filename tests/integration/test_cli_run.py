@@ -23,33 +23,25 @@ def run_cli(*args: str, tty: bool = False) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.integration
-def test_run_shows_progress_and_the_summary_and_sends_engine_output_to_the_log(tmp_path, tiny_model):
+def test_run_in_a_terminal_shows_a_progress_bar_and_the_summary_and_logs_engine_output(tmp_path, tiny_model):
     spec = write_spec(tmp_path, tiny_model, swap=True, fast=True)
-    result = run_cli("run", str(spec))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "rows read                    27" in result.stdout
-    assert "quarantined                  2" in result.stdout
+    result = run_cli("run", str(spec), tty=True)  # off a terminal the lines are test_console's and test_s3_outage's
+    shown = result.stdout
+    assert result.returncode == 0, shown[-3000:]
+    assert "rows read                    27" in shown and "quarantined                  2" in shown
     assert (tmp_path / "cli-out" / "manifest.json").is_file()
-    # The terminal: progress lines, the summary, the log's path; nothing of Ray's or vLLM's own.
-    shown = result.stdout + result.stderr
-    assert len(shown.splitlines()) <= 20, shown
+    # The terminal: rich's bar redrawn in place, the summary, the inspect page, the log's path;
+    # nothing of Ray's or vLLM's own.
+    assert "━" in shown and re.search(r"judge cli .*27/27 rows .*quarantined 2", shown), shown
+    bar, after = shown.rsplit("\x1b[?25h", 1)  # rich shows the cursor again once the bar is done
+    assert len(after.splitlines()) <= 20, after  # the summary, the page and the log
     for engine_output in ("WARNING", "INFO", "pid=", "Started a local Ray", "vLLM", "Traceback"):
         assert engine_output not in shown, shown
-    assert re.search(r"^judge \S+: 27/27 rows .*quarantined 2", result.stdout, re.M), result.stdout
+    assert f"open {tmp_path / 'cli-out' / 'inspect.html'} in a browser" in shown
     (log,) = (tmp_path / "cli-out" / "logs").iterdir()
-    assert f"log: {log}" in result.stdout
+    assert f"log: {log}" in shown
     text = log.read_text()
     assert "Started a local Ray instance" in text and "JudgeActor" in text  # the engines' output is kept
-
-
-@pytest.mark.integration
-def test_run_in_a_terminal_draws_a_progress_bar(tmp_path, tiny_model):
-    spec = write_spec(tmp_path, tiny_model, engine="fixed-latency", fixed_latency_ms=100)  # no engine start-up
-    result = run_cli("run", str(spec), tty=True)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "━" in result.stdout and "27/27 rows" in result.stdout  # rich's bar, redrawn in place
-    assert "rows read                    27" in result.stdout
-    assert "WARNING" not in result.stdout
 
 
 @pytest.mark.integration
@@ -61,6 +53,12 @@ def test_user_errors_are_one_line_before_any_work(tmp_path, tiny_model):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"error: output: {afile} is a file; set output to a folder (the run writes "
                                      "judgments/, quarantine/, manifest.json and logs/ there)")
+    missing = tmp_path / "no-such-model"
+    result = run_cli("run", str(spec), "--set", f"judge.model={missing}")
+    assert result.returncode == 2
+    error, log = result.stderr.strip().splitlines()
+    assert error == f"error: judge.model: {missing} does not exist (give a local model folder or an s3:// URI)"
+    assert "Traceback" in open(log.removeprefix("log: ")).read()
 
 
 @pytest.mark.integration

@@ -24,7 +24,9 @@ def test_evaluate_section_of_a_pandalm_judge_job(shared_data, tiny_model, ray_lo
         "evaluate.bootstrap=100",
     ])
     results = run_job(spec)
-    assert [section for section, _, _ in results] == ["judge", "evaluate"]
+    assert [section for section, _, _ in results] == ["judge", "evaluate", "inspect"]
+    assert results[2][1]["outputs"]["page"] == str(tmp_path / "run" / "inspect.html")
+    assert (tmp_path / "run" / "inspect.html").stat().st_size > 10_000  # the page to look at the judgments
     _, manifest, table = results[1]
     assert manifest["status"] == "succeeded" and "consistency %" in table
     metrics = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,7 +122,7 @@ def judge_actor_processes() -> list[psutil.Process]:
     return found
 
 
-def test_a_killed_judge_actor_is_restarted_and_no_row_is_lost_or_repeated(ray_local, tiny_model, tmp_path):
+def test_a_killed_judge_actor_is_restarted_and_no_row_is_lost_or_repeated(ray_local, tiny_model, tmp_path, capsys):
     data = write_rows(tmp_path / "rows.jsonl", ROWS)
     spec = spec_from_dict(spec_dict(tmp_path, tiny_model, data))
     result: dict = {}
@@ -135,3 +136,6 @@ def test_a_killed_judge_actor_is_restarted_and_no_row_is_lost_or_repeated(ray_lo
     assert manifest["status"] == "succeeded"
     assert manifest["counts"]["judged"] == ROWS and manifest["counts"]["quarantined"] == 1
     assert sorted(ids_in(tmp_path / "out" / "judgments")) == sorted(f"r{i}" for i in range(ROWS))
+    # The person watching is told, in one line with the time.
+    shown = capsys.readouterr().out
+    assert re.search(r"^! \d\d:\d\d:\d\d a judge actor was restarted", shown, re.M), shown[-3000:]

@@ -52,7 +52,7 @@ def test_judge_job_reads_input_and_model_from_s3_and_writes_judgments_there(ray_
     manifest = run_judge(spec_from_dict(s3_spec("from-s3", s3_model, s3_input)))
     assert manifest["status"] == "succeeded"
     assert manifest["counts"] == {"read": 27, "judged": 25, "quarantined": 2, "reused": 0,
-                                  "parse_failures": manifest["counts"]["parse_failures"]}
+                                  "parse_failures": manifest["counts"]["parse_failures"], "injection_flagged": 0}
     judgments = read_s3_parquet("s3://judgelm/runs/from-s3/judgments")
     assert len(judgments) == 25 and all(j["model"] == s3_model for j in judgments)
     assert len(read_s3_parquet("s3://judgelm/runs/from-s3/quarantine")) == 2

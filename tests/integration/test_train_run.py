@@ -93,8 +93,8 @@ def test_zero3_killed_run_resumes_on_rerun_and_its_model_judges(ray_local, tiny_
     assert not (tmp_path / "run" / "train" / "model").exists()
 
     monkeypatch.delenv(CRASH_ENV)
-    (train_section, trained, _), (judge_section, judged, _) = run_job(spec)
-    assert (train_section, judge_section) == ("train", "judge")
+    (train_section, trained, _), (judge_section, judged, _), (page, _, _) = run_job(spec)
+    assert (train_section, judge_section, page) == ("train", "judge", "inspect")
     stats = trained["stats"]
     assert stats["resumed_from_step"] == 2 and stats["steps"] == 6
     assert stats["final_loss"] < stats["first_loss"] - 0.5, stats  # first_loss survives the restart
