@@ -46,6 +46,11 @@ def start_tally():
     return Tally.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True)).remote()
 
 
+def stop_tally(tally) -> None:
+    """End the tally when its section is done (each is a worker process while it lives)."""
+    ray.kill(tally)
+
+
 def add(tally, **counts: int) -> None:
     """Add to the tally (None: nothing is counted, as in unit tests)."""
     if tally is not None:

@@ -92,8 +92,11 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[di
     display = console.ProgressDisplay(
         f"judge {spec.name}", "rows", progress.reader(tally), done_keys=("judged", "quarantined"), extras=PROGRESS_EXTRAS
     )
-    with display:
-        return _judge_rows(spec, paths, plan, tally, display)
+    try:
+        with display:
+            return _judge_rows(spec, paths, plan, tally, display)
+    finally:
+        progress.stop_tally(tally)
 
 
 # Counts the judge stages add to the tally, as the progress display names them.

@@ -88,8 +88,11 @@ def _train(spec: JobSpec, root: str) -> tuple[dict, dict]:
     display = console.ProgressDisplay(
         f"train {spec.name}", "steps", progress.reader(tally), done_keys=("steps",), extras={"loss": "loss"}
     )
-    with display:
-        trainer.fit()  # raises when the workers fail more than max_failures times
+    try:
+        with display:
+            trainer.fit()  # raises when the workers fail more than max_failures times
+    finally:
+        progress.stop_tally(tally)
     final = storage.read_json(runs.TrainFolder(root).result)
     counts = {"examples": final["examples"], "dropped": final["dropped"]}
     stats = {

@@ -49,16 +49,20 @@ def assert_merge_matches_texts(judgment: dict, policy: str = "judgelm") -> None:
         assert judgment[key] == expected[key], (key, judgment["id"])
 
 
-@pytest.mark.parametrize("engine", ["vllm", "hf"])
-def test_pandalm_test_set_both_orders(ray_local, tiny_model, shared_data, tmp_path, engine):
-    """All 999 PandaLM rows, both orders: every row judged or quarantined, counts add up."""
+# vLLM judges all 999 rows; the HF engine (batched generate, ~3x slower here) the first 300.
+@pytest.mark.parametrize(("engine", "rows"), [("vllm", 999), ("hf", 300)])
+def test_pandalm_test_set_both_orders(ray_local, tiny_model, shared_data, tmp_path, engine, rows):
+    """PandaLM's test rows, both orders: every row judged or quarantined, counts add up."""
     raw = shared_data / "pandalm" / "testset-v1.json"
+    if rows < 999:
+        (tmp_path / "testset-v1.json").write_text(json.dumps(json.loads(raw.read_text())[:rows]))
+        raw = tmp_path / "testset-v1.json"
     spec = spec_from_dict(make_spec(tmp_path, tiny_model, str(raw), "pandalm", engine=engine, swap=True, fast=True))
     manifest = run_judge(spec)
 
     counts = manifest["counts"]
-    assert counts["read"] == 999
-    assert counts["judged"] + counts["quarantined"] == 999
+    assert counts["read"] == rows
+    assert counts["judged"] + counts["quarantined"] == rows
     assert manifest["status"] == "succeeded"
     judgments = read_table(manifest["outputs"]["judgments"])
     quarantined = read_table(manifest["outputs"]["quarantine"])
