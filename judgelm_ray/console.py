@@ -96,9 +96,8 @@ class ProgressDisplay:
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"{section}-progress", daemon=True)
         stream = terminal()
-        self.live = stream.isatty() if hasattr(stream, "isatty") else False
         self.bar = None
-        if self.live:
+        if hasattr(stream, "isatty") and stream.isatty():
             self.bar = Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[text]}"),
                 console=Console(file=stream), refresh_per_second=4,
@@ -131,11 +130,11 @@ class ProgressDisplay:
 
     def _update(self, final: bool = False) -> None:
         counts, events = self.read()
+        now = time.monotonic()
         for line in events:
-            self._notice(line, now=time.monotonic())
+            self._notice(line, now)
         self.total = counts.get("total", self.total)  # a section that learns its total as it runs (train)
         done = self.start + sum(counts.get(key, 0) for key in self.done_keys)
-        now = time.monotonic()
         elapsed = now - self.clock
         # The rate counts from the first work done, not from the start-up (workers, model loads).
         if self.first is None and done > self.start:
@@ -146,11 +145,13 @@ class ProgressDisplay:
             rate = (done - self.start) / elapsed  # everything arrived at once (one commit): the whole section's rate
         extras = {label: counts[key] for key, label in self.extras.items() if key in counts}
         text = progress_text(done, self.total, self.unit, rate, extras, eta=not final) if counts else "starting"
+        if final:
+            text += f"  ({duration(elapsed)})"  # the last line says how long the section took
         if self.bar is not None:
             self.bar.update(self.task, total=self.total, completed=done, text=text)
         elif final or (LINE_EVERY is not None and now - self.last_line >= LINE_EVERY):
             self.last_line = now
-            self._print(f"{self.section}: {text}" + (f"  ({duration(elapsed)})" if final else ""))
+            self._print(f"{self.section}: {text}")
 
     def _notice(self, line: str, now: float) -> None:
         """An event as a notice; the same event again within `REPEAT_AFTER` s is not repeated (many
