@@ -51,31 +51,28 @@ def stop_tally(tally) -> None:
     ray.kill(tally)
 
 
-def add(tally, **counts: int) -> None:
-    """Add to the tally (None: nothing is counted, as in unit tests)."""
+def _send(tally, method: str, argument) -> None:
+    """Call the tally, fire-and-forget (None: nothing is counted, as in unit tests)."""
     if tally is not None:
         try:
-            tally.add.remote(counts)
+            getattr(tally, method).remote(argument)
         except Exception:  # progress is best effort; the work itself must go on
             pass
 
 
+def add(tally, **counts: int) -> None:
+    """Add to the tally's sums."""
+    _send(tally, "add", counts)
+
+
 def set(tally, **values: float) -> None:
-    """Set gauges on the tally (None: nothing is counted)."""
-    if tally is not None:
-        try:
-            tally.set.remote(values)
-        except Exception:  # see add
-            pass
+    """Set gauges on the tally."""
+    _send(tally, "set", values)
 
 
 def event(tally, text: str) -> None:
     """Report something a person should see at once, as one line with the time."""
-    if tally is not None:
-        try:
-            tally.event.remote(text)
-        except Exception:  # see add
-            pass
+    _send(tally, "event", text)
 
 
 def read(tally, timeout: float = 2.0) -> tuple[dict[str, int], list[str]]:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from judgelm_ray import progress, storage
+from judgelm_ray import progress, runlog, storage
 from judgelm_ray.judge.stages import quarantine_rows
 
 PART_PREFIX = "part-"
@@ -94,8 +94,7 @@ def _write_remote(target: str, data: bytes, tally) -> None:
             except OSError as error:
                 if not _store_unreachable(error) or time.monotonic() + wait > deadline:
                     raise
-                reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-                progress.event(tally, f"{scheme}:// not answering ({reason}); writing results again, "
+                progress.event(tally, f"{scheme}:// not answering ({runlog.one_line(error)[:160]}); writing results again, "
                                       f"for up to {REMOTE_RETRY_SECONDS / 60:.0f} min")
                 time.sleep(wait)
                 wait = min(2 * wait, REMOTE_RETRY_WAIT)
