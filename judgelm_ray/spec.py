@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from judgelm_ray import inputs, modes, verdicts
+from judgelm_ray import families, inputs, modes, verdicts
 from judgelm_ray.engines import ENGINES
 from judgelm_ray.evaluate.scoring import POLICIES as PARSE_FAILURE_POLICIES
 from judgelm_ray.inputs.canonical import KEYS as CANONICAL_KEYS
@@ -64,6 +64,9 @@ class InputSpec(_Spec):
         64, ge=1, description="plain JSONL is read in pieces of about this many MiB, in parallel (gzip cannot be split)"
     )
     block_rows: int = Field(4096, ge=1, description="rows per block a read task hands on: bounds its memory")
+    models: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="format mtbench: the model_answer files to pair (one: single grading); null: all pairs"
+    )
 
 
 class SamplingSpec(_Spec):
@@ -94,6 +97,12 @@ class JudgeSpec(_Spec):
     model: str = Field(min_length=1, description="local HF folder, s3:// folder, a training run folder, or an HF id")
     engine: Literal[tuple(ENGINES)] = Field("vllm", description="inference backend (engines.ENGINES)")
     mode: Literal[tuple(modes.MODES)] = Field("pairwise", description="what the judge is asked (modes.MODES)")
+    template: Literal[tuple(families.FAMILIES)] = Field(
+        "judgelm", description="judge family: its prompt templates and verdict parser (families.FAMILIES)"
+    )
+    rubric: str | None = Field(
+        None, min_length=1, description="grading rubric for rows without their own `rubric` (template prometheus)"
+    )
     reference: Literal[modes.REFERENCE_POLICIES] = Field(
         "auto", description="show the reference: auto (when the row has one), always, or never"
     )
@@ -126,6 +135,24 @@ class JudgeSpec(_Spec):
 
     # Cross-field checks are field validators on the later field (fields validate in
     # declaration order) so the error points at the offending key, not at `judge`.
+    @field_validator("template")
+    @classmethod
+    def _family_has_mode(cls, value: str, info: ValidationInfo) -> str:
+        mode = info.data.get("mode")
+        if mode is not None and mode not in families.FAMILIES[value].MODES:
+            raise ValueError(f"has no prompts for mode '{mode}'; with '{value}' use mode "
+                             f"{' or '.join(repr(m) for m in families.FAMILIES[value].MODES)}")
+        return value
+
+    @field_validator("fast")
+    @classmethod
+    def _fast_needs_verdict_first(cls, value: bool, info: ValidationInfo) -> bool:
+        template = info.data.get("template")
+        if value and template is not None and not families.FAMILIES[template].FAST:
+            raise ValueError(f"cannot be true with template '{template}': its verdict comes at the end of the "
+                             "judge's text, so stopping after the first line would cut it off")
+        return value
+
     @field_validator("swap")
     @classmethod
     def _swap_needs_two_answers(cls, value: bool, info: ValidationInfo) -> bool:

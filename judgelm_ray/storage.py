@@ -10,6 +10,7 @@ import fnmatch
 import glob
 import json
 import os
+import posixpath
 import uuid
 
 import pyarrow.fs as pafs
@@ -104,6 +105,11 @@ def _once_each(files: list[str]) -> list[str]:
             seen.add(real)
             kept.append(path)
     return kept
+
+
+def parent(path: str) -> str:
+    """The folder holding `path` (local or s3://)."""
+    return posixpath.dirname(path.rstrip("/"))
 
 
 def join(base: str, *parts: str) -> str:

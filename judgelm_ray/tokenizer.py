@@ -33,6 +33,7 @@ class Tokenizer:
 
     def __init__(self, model: str) -> None:
         folder = Path(model)
+        self.folder = model
         config_path = folder / "tokenizer_config.json"
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         self.fast = None
@@ -70,11 +71,90 @@ class Tokenizer:
                     ids[i] = one
         return ids
 
+    def encode_prompts(self, prompts: list[str | list[dict]]) -> list[list[int]]:
+        """Token ids of raw prompts (str) and of chat messages (a list of {role, content})."""
+        ids: list[list[int] | None] = [None] * len(prompts)
+        raw = [i for i, prompt in enumerate(prompts) if isinstance(prompt, str)]
+        for i, one in zip(raw, self.encode([prompts[i] for i in raw]) if raw else []):
+            ids[i] = one
+        for i, prompt in enumerate(prompts):
+            if not isinstance(prompt, str):
+                ids[i] = self.encode_chat(prompt)
+        return ids
+
+    def encode_chat(self, messages: list[dict]) -> list[int]:
+        """Chat messages through the model's chat template (transformers' `apply_chat_template`, as vLLM's
+        chat does), ready for the assistant's turn. The template's own special tokens are control tokens;
+        special-token text inside the messages stays text. Without a chat template the messages are one raw
+        prompt, joined with "\n" as JudgeLM joins its system line to the prompt."""
+        template = self._chat_tokenizer()
+        if template.chat_template is None:
+            return self.encode(["\n".join(m["content"] for m in messages)])[0]
+        try:
+            text = template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception:  # jinja2's TemplateError: the template refuses a system turn (Mistral's)
+            if messages[0]["role"] != "system" or len(messages) < 2:
+                raise
+            # As FastChat and prometheus-eval do for such models: the system prompt opens the user turn.
+            messages = [{"role": "user", "content": f"{messages[0]['content']}\n\n{messages[1]['content']}"}, *messages[2:]]
+            text = template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        pieces = self._pieces(text, [m["content"] for m in messages])
+        if pieces is None:  # the template rewrote a message: encode it all as text rather than risk control tokens
+            return self._encode_piece(text, as_text=True)
+        return [i for piece, is_content in pieces for i in self._encode_piece(piece, as_text=is_content)]
+
+    def _pieces(self, text: str, contents: list[str]) -> list[tuple[str, bool]] | None:
+        """The rendered chat as (piece, is message text); one piece in all where no message holds special text."""
+        if not any(self.has_special_text(content) for content in contents):
+            return [(text, False)]
+        pieces, at = [], 0
+        for content in contents:
+            start = text.find(content, at)
+            if start < 0:
+                return None
+            pieces += [(text[at:start], False), (content, True)]
+            at = start + len(content)
+        return [*pieces, (text[at:], False)]
+
+    def _encode_piece(self, text: str, as_text: bool) -> list[int]:
+        # A chat template writes its own BOS, so nothing is added (vLLM tokenizes chats the same way).
+        if not text:
+            return []
+        if self.fast is None:
+            return self.slow(text, add_special_tokens=False, split_special_tokens=as_text).input_ids
+        self.fast.encode_special_tokens = as_text
+        try:
+            return self.fast.encode(text, add_special_tokens=False).ids
+        finally:
+            self.fast.encode_special_tokens = True
+
+    def _chat_tokenizer(self):
+        if getattr(self, "_chat", None) is None:
+            from transformers import AutoTokenizer  # only chat prompts pay for importing transformers
+
+            self._chat = self.slow if self.fast is None else AutoTokenizer.from_pretrained(self.folder)
+        return self._chat
+
+    @property
+    def bos_id(self) -> int | None:
+        """The token the tokenizer puts before every prompt, if any."""
+        empty = self.encode([""])[0]
+        return empty[0] if empty else None
+
     def has_special_text(self, text: str) -> bool:
         return any(token in text for token in self.special_tokens)
 
     def decode(self, ids: list[int]) -> str:
         return (self.fast or self.slow).decode(ids, skip_special_tokens=True)
+
+
+def with_images(ids: list[int], n_images: int, image_id: int, tokens: Tokenizer) -> list[int]:
+    """Prompt ids with one image placeholder and a newline per image at the start, after the BOS, as
+    LLaVA's "<image>\n<prompt>" puts them; the engine replaces each placeholder by the image's features.
+    The placeholder goes in as an id: written as text it would be encoded as text (see the module doc)."""
+    start = 1 if ids and tokens.bos_id is not None and ids[0] == tokens.bos_id else 0
+    newline = tokens._encode_piece("\n", as_text=True)
+    return ids[:start] + ([image_id] + newline) * n_images + ids[start:]
 
 
 def context_length(model: str) -> int | None:
@@ -84,3 +164,44 @@ def context_length(model: str) -> int | None:
         return None
     with open(path) as f:
         return json.load(f).get("max_position_embeddings")
+
+
+# config.json keys that name a vision-language model's image placeholder: LLaVA, Gemma 3, Mistral 3 and
+# PaliGemma say image_token_index; Idefics3/SmolVLM, Qwen2-VL and most newer ones image_token_id.
+_IMAGE_TOKEN_KEYS = ("image_token_index", "image_token_id")
+
+
+def image_token(model: str) -> tuple[str, int] | None:
+    """A vision-language model's image placeholder as (token text, token id); None for a text-only model.
+
+    Read from the model folder's JSON files (config.json for the id, tokenizer.json, tokenizer_config.json
+    or processor_config.json for its text), without importing transformers.
+
+    Where placeholders go: one placeholder id and "\\n" per image at the start of the user text, after
+    the BOS, as LLaVA-1.5's "USER: <image>\\n..." (`with_images`). Each is inserted as an id: written as
+    text, `Tokenizer.encode` would encode it as text (see the module doc). The engine expands every
+    placeholder into the image's features (vLLM itself, the HF engine through the model's processor), so
+    a prompt carries exactly one per image. Models whose image prompt needs more than one marker per
+    image (Qwen2-VL's <|vision_start|><|image_pad|><|vision_end|>) are not covered by this convention.
+    """
+    config = _read_json(os.path.join(model, "config.json"))
+    found = next((config[key] for key in _IMAGE_TOKEN_KEYS if isinstance(config.get(key), int)), None)
+    if found is None:
+        return None
+    for token in _read_json(os.path.join(model, "tokenizer.json")).get("added_tokens", []):
+        if token.get("id") == found:
+            return token["content"], found
+    decoder = _read_json(os.path.join(model, "tokenizer_config.json")).get("added_tokens_decoder", {})
+    if str(found) in decoder:
+        return decoder[str(found)]["content"], found
+    text = _read_json(os.path.join(model, "processor_config.json")).get("image_token")
+    if isinstance(text, str):
+        return text, found
+    raise ValueError(f"{model}: config.json names image token id {found}, but no tokenizer file names its text")
+
+
+def _read_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)

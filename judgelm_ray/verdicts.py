@@ -35,8 +35,11 @@ _NEXT_ITEM = re.compile(r"(?:\s*[,;]\s*|\s+)(?:and\s+)?" + _ITEM, re.IGNORECASE)
 
 @dataclass(frozen=True)
 class ParsedJudgment:
-    scores: list[float] | None  # None when parsing failed
+    scores: list[float] | None  # None when parsing failed (or the judge names a winner without scores)
     error: str | None  # None on success, else a short reason quoting the first line
+    # A winner the judge names itself ("1", "2", "tie"), in the order the answers were shown: judges
+    # that give no scores (MT-bench's [[A]], Prometheus' [RESULT] B). None: read it from the scores.
+    verdict: str | None = None
 
 
 class MergedJudgment(TypedDict):
@@ -151,6 +154,12 @@ def best_of(scores: list[float] | None) -> str | None:
     return verdict_from_scores(scores) if scores is not None and len(scores) >= 2 else None
 
 
+def _unswap(verdict: str) -> str:
+    """A named verdict on the two answers swapped, as the original order numbers it (judges name winners
+    of pairs only: multi-answer judges score every answer)."""
+    return {"1": "2", "2": "1"}.get(verdict, verdict)
+
+
 def merge_orders(forward: ParsedJudgment, swapped: ParsedJudgment | None) -> MergedJudgment:
     """Combine the judgment of the original order with the one of the reversed order (if any).
 
@@ -161,8 +170,8 @@ def merge_orders(forward: ParsedJudgment, swapped: ParsedJudgment | None) -> Mer
     scores_forward = forward.scores
     swapped_raw = swapped.scores if swapped is not None else None
     scores_swapped = swapped_raw[::-1] if swapped_raw is not None else None
-    verdict_forward = best_of(scores_forward)
-    verdict_swapped = best_of(scores_swapped)
+    verdict_forward = forward.verdict or best_of(scores_forward)
+    verdict_swapped = _unswap(swapped.verdict) if swapped is not None and swapped.verdict else best_of(scores_swapped)
 
     errors = [f"forward: {forward.error}"] if forward.error is not None else []
     if swapped is not None and swapped.error is not None:

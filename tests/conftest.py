@@ -18,6 +18,14 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> str:
+    """A tiny random vision-language judge (Idefics3: an image encoder before a tiny Llama)."""
+    from judgelm_ray.demo.tiny_vlm import build_tiny_vlm
+
+    return str(build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "model", seed=0))
+
+
+@pytest.fixture(scope="session")
 def s3(tmp_path_factory):
     """A real S3 server (SeaweedFS) on loopback, in the environment as a cluster node would have it.
 

@@ -1,7 +1,7 @@
 """The floor plan's import rules (see README "Layout"), checked on the source without importing it.
 
 - the three jobs (judge/, train/, evaluate/) never import each other;
-- the shared concepts (inputs/, modes/, prompts, verdicts, engines/) never import a job, and of
+- the shared concepts (inputs/, modes/, families/, prompts, verdicts, engines/) never import a job, and of
   the plumbing only `storage`;
 - no import circles between modules (a package and its own submodules aside);
 - evaluate/report.py never imports evaluate/run.py.
@@ -15,7 +15,7 @@ from support import REPO
 
 PACKAGE = "judgelm_ray"
 JOBS = ("judge", "train", "evaluate")
-CONCEPTS = ("inputs", "modes", "prompts", "verdicts", "engines", "tokenizer")
+CONCEPTS = ("inputs", "modes", "families", "prompts", "verdicts", "engines", "tokenizer")
 
 
 def module_name(path) -> str:

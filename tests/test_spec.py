@@ -36,11 +36,14 @@ def test_defaults_filled(tmp_path):
     assert resolved_dict(spec) == {
         "name": "demo",
         "seed": 0,
-        "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}, "split_mb": 64, "block_rows": 4096},
+        "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}, "split_mb": 64, "block_rows": 4096,
+                  "models": None},
         "judge": {
             "model": "/models/judgelm-7b",
             "engine": "vllm",
             "mode": "pairwise",
+            "template": "judgelm",
+            "rubric": None,
             "reference": "auto",
             "swap": False,
             "fast": False,
@@ -357,3 +360,13 @@ def test_every_spec_field_is_described_where_it_is_declared():
     undescribed = [f"{m.__name__}.{name}" for m in models for name, field in m.model_fields.items()
                    if not field.description]
     assert undescribed == []
+
+
+def test_judge_families_refuse_what_they_cannot_do():
+    base = {"name": "x", "input": {"path": "in.jsonl"}, "judge": {"model": "m"}}
+    with pytest.raises(SpecError, match=r"judge.fast: cannot be true with template 'mtbench': its verdict comes at the end"):
+        spec_from_dict({**base, "judge": {"model": "m", "template": "mtbench", "fast": True}})
+    with pytest.raises(SpecError, match=r"judge.template: has no prompts for mode 'multi'; with 'prometheus' use mode"):
+        spec_from_dict({**base, "judge": {"model": "m", "template": "prometheus", "mode": "multi"}})
+    spec = spec_from_dict({**base, "judge": {"model": "m", "template": "prometheus", "mode": "single", "rubric": "R"}})
+    assert (spec.judge.template, spec.judge.rubric) == ("prometheus", "R")

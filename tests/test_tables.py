@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from judgelm_ray import inputs, modes, verdicts
+from judgelm_ray import families, inputs, modes, verdicts
 from judgelm_ray.cli import build_parser
 from judgelm_ray.engines import ENGINES
 from judgelm_ray.evaluate import scoring
@@ -23,7 +23,9 @@ def literal(model, field: str) -> tuple:
 
 
 def test_formats():
-    assert tuple(inputs.FORMATS) == ("canonical", "judgelm", "pandalm", "llmbar")
+    assert tuple(inputs.FORMATS) == (
+        "canonical", "judgelm", "pandalm", "llmbar", "mtbench", "prometheus", "preference", "evalbiasbench", "mmvet"
+    )
     assert literal(InputSpec, "format") == literal(EvaluateSpec, "gold_format") == tuple(inputs.FORMATS)
     assert set(literal(TrainDataSpec, "format")) == set(augment.JUDGMENT_KEYS) <= set(inputs.FORMATS)
     assert tuple(get_args(get_args(InputSpec.model_fields["fields"].annotation)[0])) == canonical.KEYS
@@ -32,6 +34,7 @@ def test_formats():
 def test_judge_choices():
     assert literal(JudgeSpec, "engine") == tuple(ENGINES)
     assert literal(JudgeSpec, "mode") == tuple(modes.MODES)
+    assert literal(JudgeSpec, "template") == tuple(families.FAMILIES) == ("judgelm", "judgelm-mmvet", "mtbench", "prometheus")
     assert literal(JudgeSpec, "reference") == modes.REFERENCE_POLICIES
     assert literal(JudgeSpec, "parse") == verdicts.POLICIES
     assert literal(EvaluateSpec, "parse_failures") == scoring.POLICIES

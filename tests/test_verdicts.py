@@ -253,3 +253,16 @@ def test_merge_single_scores_have_no_verdict():
     merged = merge_orders(ok(7), ok(8))
     assert merged["scores"] == [7.5]
     assert merged["verdict"] is None and merged["consistent"] is None
+
+
+def test_named_verdicts_of_the_swapped_order_are_mapped_back():
+    # Judges that name a winner (MT-bench's [[A]], Prometheus' [RESULT] B) give no scores.
+    named = lambda v: ParsedJudgment(scores=None, error=None, verdict=v)  # noqa: E731
+    same = merge_orders(named("1"), named("2"))  # answer 1 wins in both orders
+    assert (same["verdict"], same["verdict_swapped"], same["consistent"], same["scores"]) == ("1", "1", True, None)
+    flipped = merge_orders(named("1"), named("1"))  # the first shown wins: position bias
+    assert (flipped["verdict"], flipped["verdict_swapped"], flipped["consistent"]) == ("tie", "2", False)
+    tie = merge_orders(named("tie"), named("tie"))
+    assert (tie["verdict"], tie["consistent"]) == ("tie", True)
+    failed = merge_orders(named("1"), ParsedJudgment(scores=None, error="no [[A]]"))
+    assert failed["verdict"] is None and failed["parse_error"] == "swapped: no [[A]]"

@@ -21,9 +21,23 @@ class Generation:
     completion_tokens: int
 
 
-# A prompt as text, or as the token ids the judge job's CPU stage already made from it (so the
-# GPU actor does not tokenize again).
-Prompt = str | list[int]
+@dataclass(frozen=True)
+class ImagePrompt:
+    """Token ids with images, for a vision-language judge (as vLLM's TokensPrompt with multi_modal_data).
+
+    `prompt_token_ids` holds ONE image placeholder id per image (the model's image token:
+    `tokenizer.image_token`), in the order of `images`; the engine expands each into the image's
+    features. `images` are encoded image files (PNG, JPEG, ...), as `inputs.images.load_images` returns
+    them: bytes travel well in Arrow, and each engine decodes them the same way (`decode_image`).
+    """
+
+    prompt_token_ids: list[int]
+    images: list[bytes]
+
+
+# A prompt as text, as the token ids the judge job's CPU stage already made from it (so the GPU
+# actor does not tokenize again), or as token ids with images.
+Prompt = str | list[int] | ImagePrompt
 
 
 class JudgeEngine(Protocol):
@@ -36,3 +50,35 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     """Cut text at the earliest occurrence of any stop string (excluded)."""
     cut = min((i for s in stop if (i := text.find(s)) >= 0), default=len(text))
     return text[:cut]
+
+
+def decode_image(data: bytes):
+    """An encoded image as the RGB PIL image both engines hand their model (its first frame, for an
+    animation), so the vLLM and HF engines see the same pixels."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def image_token_id(config) -> int | None:
+    """A transformers config's image placeholder id; None for a text-only model. LLaVA-style configs
+    name it image_token_index (LlavaConfig maps image_token_id to it), most others image_token_id."""
+    for name in ("image_token_id", "image_token_index"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def check_placeholders(prompt: ImagePrompt, image_id: int, index: int) -> None:
+    """A prompt must carry one placeholder per image: the engines would fail on a mismatch with errors
+    that do not say which prompt."""
+    found = prompt.prompt_token_ids.count(image_id)
+    if found != len(prompt.images):
+        raise ValueError(
+            f"prompt {index}: {found} image placeholder(s) (token id {image_id}) for {len(prompt.images)} image(s); "
+            "put one placeholder id per image in prompt_token_ids"
+        )

@@ -11,7 +11,7 @@ import re
 import time
 
 from judgelm_ray import tokenizer
-from judgelm_ray.engines.base import Generation, GenerationParams, Prompt
+from judgelm_ray.engines.base import Generation, GenerationParams, ImagePrompt, Prompt
 from judgelm_ray.prompts import SINGLE_SCORE_PREFIX
 
 _ANSWER_START = re.compile(r"\[The Start of Assistant (\d+)'s Answer\]")
@@ -26,6 +26,8 @@ class FixedLatencyEngine:
     def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         generations = []
         for prompt in prompts:
+            if isinstance(prompt, ImagePrompt):  # the images mean nothing without a model
+                prompt = prompt.prompt_token_ids
             ids = prompt if isinstance(prompt, list) else self.tokenizer.encode([prompt])[0]
             text = prompt if isinstance(prompt, str) else self.tokenizer.decode(ids)
             answers = max((int(n) for n in _ANSWER_START.findall(text)), default=1)

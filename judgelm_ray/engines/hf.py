@@ -1,9 +1,28 @@
-"""Hugging Face transformers backend: slow but dependency-light, and a reference for vLLM."""
+"""Hugging Face transformers backend: slow but dependency-light, and a reference for vLLM.
+
+A vision-language model (its config names an image token) is loaded with AutoModelForImageTextToText
+and its AutoProcessor; text models keep AutoModelForCausalLM. An `ImagePrompt` carries one placeholder
+id per image; the processor gives what each placeholder becomes (LLaVA: the image token repeated once per
+image feature; Idefics3: the tiles' markers and tokens) and the pixel tensors, as vLLM does with the same
+processor.
+"""
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
-from judgelm_ray.engines.base import Generation, GenerationParams, Prompt, cut_at_stop
+from judgelm_ray.engines.base import (
+    Generation,
+    GenerationParams,
+    ImagePrompt,
+    Prompt,
+    check_placeholders,
+    cut_at_stop,
+    decode_image,
+    image_token_id,
+)
+
+# A prompt's images: decoded, and the ids their placeholders became, in order.
+_Pictures = tuple[list, list[int]]
 
 _DTYPES: dict[str, torch.dtype | str] = {
     "auto": "auto",  # the checkpoint's dtype
@@ -36,7 +55,14 @@ class HFEngine:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=_DTYPES[dtype])
+        self.image_id = image_token_id(AutoConfig.from_pretrained(model))  # None for a text-only model
+        if self.image_id is None:
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=_DTYPES[dtype])
+        else:
+            self.processor = AutoProcessor.from_pretrained(model)
+            # The placeholder as the processor's prompt text has it, e.g. "<image>".
+            self.image_text = self.tokenizer.convert_ids_to_tokens(self.image_id)
+            self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=_DTYPES[dtype])
         self.model.to(self.device).eval()
         eos = self.model.generation_config.eos_token_id
         if eos is None:
@@ -49,21 +75,86 @@ class HFEngine:
     def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         if params.temperature > 0 and params.seed is not None:
             torch.manual_seed(params.seed)  # once per call: later batches continue the stream
-        prompt_ids = [p if isinstance(p, list) else self.tokenizer(p)["input_ids"] for p in prompts]
+        with_images = {i: p for i, p in enumerate(prompts) if isinstance(p, ImagePrompt)}
+        prompt_ids = {
+            i: p if isinstance(p, list) else self.tokenizer(p)["input_ids"]
+            for i, p in enumerate(prompts)
+            if i not in with_images
+        }
+        # Prompts with images go in batches of their own, so text prompts run exactly as on a text model.
+        results = self._in_batches(prompt_ids, params)
+        if with_images:
+            expanded, pictures = self._expand(with_images)
+            results.update(self._in_batches(expanded, params, pictures))
+        return [results[i] for i in range(len(prompts))]
+
+    def _in_batches(
+        self, prompt_ids: dict[int, list[int]], params: GenerationParams, pictures: dict[int, _Pictures] | None = None
+    ) -> dict[int, Generation]:
         # Batching prompts of similar length wastes less compute on padding.
-        order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
+        order = sorted(prompt_ids, key=lambda i: len(prompt_ids[i]))
         results: dict[int, Generation] = {}
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            outputs = self._generate_batch([prompt_ids[i] for i in batch], params)
-            results.update(zip(batch, outputs))
-        return [results[i] for i in range(len(prompts))]
+            ids = [prompt_ids[i] for i in batch]
+            pixels = self._pixels([pictures[i] for i in batch]) if pictures else {}
+            results.update(zip(batch, self._generate_batch(ids, params, pixels)))
+        return results
+
+    def _expand(self, prompts: dict[int, ImagePrompt]) -> tuple[dict[int, list[int]], dict[int, _Pictures]]:
+        """Each prompt's ids with every placeholder replaced by what the processor makes of its image,
+        and each prompt's pictures."""
+        if self.image_id is None:
+            raise ValueError(
+                f"prompt {min(prompts)} has images, but the model is text-only (its config names no image token)"
+            )
+        for i, prompt in prompts.items():
+            check_placeholders(prompt, self.image_id, i)
+        decoded = {i: [decode_image(data) for data in p.images] for i, p in prompts.items()}
+        flat = [image for images in decoded.values() for image in images]
+        # One text per image: what a placeholder becomes can depend on the image (Idefics3's tile grid).
+        encoded = self.processor(
+            text=[self.image_text] * len(flat), images=[[image] for image in flat], add_special_tokens=False
+        )
+        replacements = iter(encoded["input_ids"])
+        expanded, pictures = {}, {}
+        for i, prompt in prompts.items():
+            ids, image_ids = [], []
+            for token in prompt.prompt_token_ids:
+                if token == self.image_id:
+                    replacement = next(replacements)
+                    ids += replacement
+                    image_ids += replacement
+                else:
+                    ids.append(token)
+            expanded[i], pictures[i] = ids, (decoded[i], image_ids)
+        return expanded, pictures
+
+    def _pixels(self, pictures: list[_Pictures]) -> dict[str, torch.Tensor]:
+        """The model's image inputs for a batch of prompts, laid out as its processor lays them out
+        (pixel_values; Idefics3 adds pixel_attention_mask)."""
+        texts = [self.image_text * len(images) for images, _ in pictures]
+        encoded = self.processor(
+            text=texts, images=[images for images, _ in pictures], add_special_tokens=False, padding=True,
+            return_tensors="pt",
+        )
+        rows = zip(encoded["input_ids"].tolist(), encoded["attention_mask"].tolist())
+        for (_, image_ids), (ids, mask) in zip(pictures, rows):
+            if [t for t, keep in zip(ids, mask) if keep] != image_ids:
+                # _expand assumed a prompt's images expand as each image alone does.
+                raise RuntimeError("the processor expands several images of a prompt unlike each image alone")
+        text_keys = {"input_ids", "attention_mask", *self.tokenizer.model_input_names}
+        return {
+            key: value.to(self.device, self.model.dtype) if value.is_floating_point() else value.to(self.device)
+            for key, value in encoded.items()
+            if key not in text_keys
+        }
 
     def _generate_batch(
-        self, prompt_ids: list[list[int]], params: GenerationParams
+        self, prompt_ids: list[list[int]], params: GenerationParams, pixels: dict[str, torch.Tensor] | None = None
     ) -> list[Generation]:
         inputs = self.tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt")
-        inputs = inputs.to(self.device)
+        inputs = {**inputs.to(self.device), **(pixels or {})}
         kwargs: dict = {
             "max_new_tokens": params.max_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,

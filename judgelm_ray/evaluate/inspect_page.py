@@ -23,6 +23,9 @@ PAGE = "inspect.html"
 DEFAULT_LIMIT = 200
 # One answer or judge text longer than this is cut in the page (the full text stays in the Parquet).
 TEXT_CHARS = 4000
+# A dialogue longer than this shows its first and last turns only: a row's size on the page stays
+# bounded (TURNS_SHOWN * TEXT_CHARS per dialogue) however long the conversation.
+TURNS_SHOWN = 16
 
 CATEGORY_NAMES = {
     "inconsistent": "order-inconsistent",
@@ -45,8 +48,35 @@ def clip(text: str | None) -> dict:
     return {"text": text[:TEXT_CHARS], "cut": max(0, len(text) - TEXT_CHARS)}
 
 
+def page_turns(turns) -> dict:
+    """A dialogue for the page: role and clipped text of each turn, in order; past TURNS_SHOWN turns,
+    the first and last halves, with how many were left out between them. None or [] is no turn."""
+    turns = list(turns or [])
+    omitted = max(0, len(turns) - TURNS_SHOWN)
+    head = TURNS_SHOWN // 2 if omitted else len(turns)
+    shown = lambda part: [{"role": str(t.get("role") or "?"), "content": clip(t.get("content"))}  # noqa: E731
+                          for t in part]
+    return {"count": len(turns), "head": shown(turns[:head]), "omitted": omitted,
+            "tail": shown(turns[head + omitted:])}
+
+
+def _answer_turns(row: dict) -> list[dict]:
+    """Each answer's own earlier turns (`answer_turns[i]`), one per answer: none where the row has none."""
+    per_answer = list(row.get("answer_turns") or [])
+    return [page_turns(per_answer[i] if i < len(per_answer) else None) for i in range(len(row.get("answers") or []))]
+
+
+def _dialogue(turns: dict, answer_turns: list[dict]) -> str | None:
+    """A short note for the row's summary line that its question ends a dialogue."""
+    if turns["count"]:
+        return f"after {turns['count']} shared turn{'s' if turns['count'] != 1 else ''}"
+    return "after each answer's own turns" if any(a["count"] for a in answer_turns) else None
+
+
 def page_row(row: dict, picked: dict) -> dict:
-    """What the template shows of one selected row."""
+    """What the template shows of one selected row; a column the file lacks (an older run) reads as none."""
+    turns, answer_turns = page_turns(row.get("turns")), _answer_turns(row)
+    reference_turns = page_turns(row.get("reference_turns"))
     return {
         "id": row.get("id"), "categories": picked["categories"], "margin": picked["margin"],
         "verdict": row.get("verdict"), "verdict_forward": row.get("verdict_forward"),
@@ -55,7 +85,10 @@ def page_row(row: dict, picked: dict) -> dict:
         "scores_swapped": _scores(row.get("scores_swapped")), "gold_scores": _scores(row.get("gold_scores")),
         "parse_error": row.get("parse_error"), "question": clip(row.get("question")),
         "answers": [clip(a) for a in row.get("answers") or []],
-        "reference": clip(row.get("reference")) if row.get("reference") else None,
+        "reference": clip(row.get("reference")) if row.get("reference") or reference_turns["count"] else None,
+        "turns": turns, "answer_turns": answer_turns, "reference_turns": reference_turns,
+        "dialogue": _dialogue(turns, answer_turns), "mode": row.get("mode"), "template": row.get("template"),
+        "rubric": clip(row.get("rubric")) if row.get("rubric") else None,
         "judge_forward": clip(row.get("judge_text_forward")),
         "judge_swapped": clip(row.get("judge_text_swapped")) if row.get("judge_text_swapped") is not None else None,
         "source": f"{row.get('source')} row {row.get('row')}" if row.get("source") else None,
@@ -133,8 +166,10 @@ def _manifest_table(manifest: dict | None, folder: runs.RunFolder) -> list[tuple
     judge = (manifest.get("spec") or {}).get("judge") or {}
     counts = manifest.get("counts") or {}
     rows = [("name", str(manifest.get("name"))), ("status", str(manifest.get("status"))),
-            ("model", str(judge.get("model"))), ("engine", str(judge.get("engine"))),
-            ("started / ended", f"{manifest.get('started')} / {manifest.get('ended')}")]
+            ("model", str(judge.get("model"))), ("engine", str(judge.get("engine")))]
+    # A run from before judge families has no `template` in its spec: the row is left out, not guessed.
+    rows += [(key, str(judge[key])) for key in ("mode", "template") if judge.get(key) is not None]
+    rows.append(("started / ended", f"{manifest.get('started')} / {manifest.get('ended')}"))
     rows += [(f"{key} rows", number(counts[key])) for key in ("read", "judged", "quarantined", "parse_failures", "reused")
              if counts.get(key) is not None]
     if manifest.get("error"):

@@ -6,8 +6,9 @@ Two passes over <output>/judgments, file by file and batch by batch:
    the first `limit` rows of each category in reading order, and the `limit` smallest score
    margins (a heap). The tests of a batch are vectorised (pyarrow.compute, numpy): a million rows
    take seconds;
-2. fetch (`fetch_rows`): the full rows (question, answers, reference, judge texts) of the
-   selected rows only, from the files that hold them.
+2. fetch (`fetch_rows`): the full rows (question, answers, reference, judge texts, and where the file
+   has them the dialogue turns, template and rubric) of the selected rows only, from the files that
+   hold them. A file written before a column existed simply lacks that key in its rows.
 
 A row is named by its key, (file index, row index in the file).
 """

@@ -7,8 +7,11 @@ Only configuration mistakes (an unknown format, a malformed ``fields`` mapping) 
 ``ValueError``, because they would spoil every row alike.
 
 A format is a module with ``ID_KEY`` (the record key holding its id) and ``adapt(record) ->
-(canonical values, meta)``, whose docstring documents the source format. A new format is one
-file plus one line in ``FORMATS``.
+(canonical values, meta)``, whose docstring documents the source format. A format whose records
+join several files (FastChat's MT-bench folder) also has ``join(read_text, list_dir, folder,
+models)``, which yields the joined records (`joined_records`); one whose .json file is not a list
+has ``flatten(value) -> records`` (`files.Flatten`). A new format is one file plus one
+line in ``FORMATS``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,21 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from judgelm_ray import storage
-from judgelm_ray.inputs import canonical, judgelm, llmbar, pandalm
+from judgelm_ray.inputs import (
+    canonical,
+    dialogue,
+    evalbiasbench,
+    judgelm,
+    llmbar,
+    mmvet,
+    mtbench,
+    pandalm,
+    preference,
+    prometheus,
+)
 from judgelm_ray.inputs.fields import RowError, apply_fields, check_fields, dumps, input_id, is_utf8
 from judgelm_ray.inputs.files import id_prefix, records_with_raw, stem
 from judgelm_ray.inputs.splits import plan_splits, split_records
@@ -41,6 +56,11 @@ FORMATS: dict[str, Format] = {
     "judgelm": judgelm,
     "pandalm": pandalm,
     "llmbar": llmbar,
+    "mtbench": mtbench,
+    "prometheus": prometheus,
+    "preference": preference,
+    "evalbiasbench": evalbiasbench,
+    "mmvet": mmvet,
 }
 
 
@@ -58,7 +78,29 @@ def adapt_records(
     """
     adapter = get_format(fmt, fields)
     prefix = id_prefix if id_prefix is not None else stem(path)
-    return [adapt_record(item, path, adapter, fields or None, prefix) for item in records_with_raw(data, path)]
+    items = records_with_raw(data, path, getattr(adapter, "flatten", None))
+    return [adapt_record(item, path, adapter, fields or None, prefix) for item in items]
+
+
+def joins(fmt: str) -> bool:
+    """Whether `fmt` reads a folder of files it joins into records, rather than records from files."""
+    return hasattr(FORMATS.get(fmt), "join")
+
+
+def joined_records(fmt: str, path: str, models: list[str] | None = None) -> Iterator[dict]:
+    """The records a joining format makes of the folder `path` (local or s3://)."""
+    fs, folder = storage.filesystem_for(path)
+
+    def read_text(file: str) -> str:
+        with fs.open_input_stream(storage.filesystem_for(file)[1]) as stream:
+            # A bad byte spoils the lines holding it (the join reports them), not the whole folder.
+            return stream.read().decode("utf-8", errors="replace")
+
+    def list_dir(sub: str) -> list[str]:
+        found = fs.get_file_info(pafs.FileSelector(storage.filesystem_for(sub)[1], allow_not_found=True))
+        return sorted(info.base_name for info in found if info.is_file)
+
+    return FORMATS[fmt].join(read_text, list_dir, path.rstrip("/"), models)
 
 
 def get_format(fmt: str, fields: dict[str, str | list[str]] | None) -> Format:
@@ -95,6 +137,9 @@ def adapt_record(
             record = apply_fields(record, fields)
             out["id"] = input_id(record, adapter.ID_KEY) or out["id"]
             values, meta = adapter.adapt(record)
+            # Every format's dialogue is checked alike: roles in order, per-answer turns that continue it.
+            dialogue.check_row(values.get("turns"), values.get("answer_turns"), len(values["answers"]),
+                               values.get("reference_turns"))
             out.update(values, meta=dumps(meta, sort_keys=True))
         except RowError as e:
             error = str(e)
@@ -127,16 +172,23 @@ def _storable(row: dict) -> dict:
     return row
 
 
-def read_rows(path: str, fmt: str, fields: dict[str, str | list[str]] | None = None) -> Iterator[dict]:
+def read_rows(
+    path: str, fmt: str, fields: dict[str, str | list[str]] | None = None, models: list[str] | None = None
+) -> Iterator[dict]:
     """Canonical rows of every input file under `path` (local or s3://), in file order, with the
     ids the judge job derives; read in the judge job's splits, so memory stays bounded."""
     adapter = get_format(fmt, fields)
+    if joins(fmt):
+        for row, record in enumerate(joined_records(fmt, path, models)):
+            raw = dumps(record)
+            yield adapt_record((row, record, raw, None), path, adapter, fields or None, stem(path))
+        return
     fs, files = storage.list_input_files(path)
     root = storage.common_root(files)
     for file in files:
         prefix, first = id_prefix(file, root), 0
         for split in plan_splits(fs, [file], SPLIT_BYTES):
             row = -1
-            for row, *rest in split_records(fs, split):
+            for row, *rest in split_records(fs, split, flatten=getattr(adapter, "flatten", None)):
                 yield adapt_record((first + row, *rest), file, adapter, fields or None, prefix)
             first += row + 1  # a split's rows are numbered 0..n-1, error rows included

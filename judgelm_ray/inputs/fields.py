@@ -162,3 +162,27 @@ def rest(rec: dict, mapped: set[str]) -> dict:
 def dumps(value: Any, sort_keys: bool = False) -> str:
     # default=str: Parquet can hold dates, decimals and bytes that JSON has no type for
     return json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, default=str)
+
+
+def images(value: Any, field: str) -> list[dict] | None:
+    """Image references as [{"path", "bytes"}]: a path (local or s3://), the image's bytes (Parquet), or a
+    mapping with either, as Hugging Face datasets stores an Image. Loading and checking them is the judge
+    job's (`inputs.images`), where a missing or broken image quarantines the row."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RowError(field, f"expected a list of image paths, bytes or {{path, bytes}}, got {kind(value)}")
+    out = []
+    for i, image in enumerate(value):
+        if isinstance(image, str) and image.strip():
+            out.append({"path": image, "bytes": None})
+        elif isinstance(image, (bytes, bytearray)) and image:
+            out.append({"path": None, "bytes": bytes(image)})
+        elif isinstance(image, dict) and set(image) <= {"path", "bytes"} and (image.get("path") or image.get("bytes")):
+            path, data = image.get("path"), image.get("bytes")
+            if path is not None and not isinstance(path, str) or data is not None and not isinstance(data, bytes):
+                raise RowError(field, "expected a str path and/or bytes", i)
+            out.append({"path": path, "bytes": data})
+        else:
+            raise RowError(field, f"expected an image path, bytes or {{path, bytes}}, got {kind(image)}", i)
+    return out

@@ -43,9 +43,14 @@ def read_records(data: bytes, path: str) -> Iterator[tuple[int, dict | None, str
         yield row, record, error
 
 
-def records_with_raw(data: bytes, path: str) -> Iterator[tuple[int, dict | None, str, str | None]]:
+# A format's `flatten`: a .json file's whole value -> its list of records (EvalBiasBench's file is one object
+# of bias category -> pairs); ValueError when the value has another shape.
+Flatten = Callable[[Any], list]
+
+
+def records_with_raw(data: bytes, path: str, flatten: Flatten | None = None) -> Iterator[tuple[int, dict | None, str, str | None]]:
     """Like read_records, plus the record's raw text (truncated) for quarantine."""
-    return with_raw(_parse(data, path))
+    return with_raw(_parse(data, path, flatten))
 
 
 def with_raw(items: Iterable[RecordTuple]) -> Iterator[tuple[int, dict | None, str, str | None]]:
@@ -64,7 +69,7 @@ def _raw_text(value: Any) -> str:
         return f"<not shown: {e}>"
 
 
-def _parse(data: bytes, path: str) -> Iterator[RecordTuple]:
+def _parse(data: bytes, path: str, flatten: Flatten | None = None) -> Iterator[RecordTuple]:
     name = path.lower()
     if name.endswith(".gz"):
         try:
@@ -76,7 +81,7 @@ def _parse(data: bytes, path: str) -> Iterator[RecordTuple]:
     if name.endswith(".jsonl"):
         yield from json_lines(data)
     elif name.endswith(".json"):
-        yield from json_document(data)
+        yield from json_document(data, flatten)
     elif name.endswith(".parquet"):
         yield from _parquet(data)
     else:
@@ -108,7 +113,7 @@ def json_line(row: int, line: bytes) -> RecordTuple:
         return row, None, text, "invalid JSON: nested too deeply to read (over ~1000 levels)"
 
 
-def json_document(data: bytes) -> Iterator[RecordTuple]:
+def json_document(data: bytes, flatten: Flatten | None = None) -> Iterator[RecordTuple]:
     # raw for a file-level error: enough bytes for RAW_LIMIT chars of up to 4 UTF-8 bytes each
     whole_text = data[:RAW_LIMIT * 4].decode("utf-8", "replace")
     try:
@@ -121,6 +126,12 @@ def json_document(data: bytes) -> Iterator[RecordTuple]:
             what = "nested too deeply to read" if isinstance(e, RecursionError) else e
             yield 0, None, whole_text, f"invalid JSON file: {what}"
         return
+    if flatten is not None and not isinstance(value, list):
+        try:
+            value = flatten(value)
+        except ValueError as e:
+            yield 0, None, whole_text, f"invalid JSON file: {e}"
+            return
     if not isinstance(value, list):
         yield 0, None, whole_text, f"invalid JSON file: expected a list of objects, got {kind(value)}"
         return

@@ -29,7 +29,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from judgelm_ray.inputs.files import RecordTuple, json_document, json_line, json_lines, nonblank_lines, with_raw
+from judgelm_ray.inputs.files import (
+    Flatten,
+    RecordTuple,
+    json_document,
+    json_line,
+    json_lines,
+    nonblank_lines,
+    with_raw,
+)
 
 # Parsing a .json list needs it whole: past this size, JSON lines are the answer.
 JSON_LIMIT = 256 << 20
@@ -80,17 +88,18 @@ def plan_splits(fs: pafs.FileSystem, files: list[str], split_bytes: int) -> list
 
 
 def split_records(
-    fs: pafs.FileSystem, split: Split, skip: Callable[[int], bool] | None = None
+    fs: pafs.FileSystem, split: Split, skip: Callable[[int], bool] | None = None, flatten: Flatten | None = None
 ) -> Iterator[tuple[int, dict | None, str, str | None]]:
     """(row, record or None, raw text, error or None) for every record of a split, rows counted
     from the split's first record.
 
     `skip(row)` true: the record is counted but neither parsed nor yielded (rows an interrupted
     run already finished). Reading errors end the split with one error row, never raise.
+    `flatten`: the format's, for a .json file that is not a list (`files.Flatten`).
     """
     row = -1
     try:
-        for item in with_raw(_values(fs, split, skip or _keep_all)):
+        for item in with_raw(_values(fs, split, skip or _keep_all, flatten)):
             row = item[0]
             yield item
     except OSError as error:  # a file that vanished, cannot be opened or stops being readable
@@ -101,14 +110,14 @@ def _keep_all(row: int) -> bool:
     return False
 
 
-def _values(fs: pafs.FileSystem, split: Split, skip: Callable[[int], bool]) -> Iterator[RecordTuple]:
+def _values(fs: pafs.FileSystem, split: Split, skip: Callable[[int], bool], flatten: Flatten | None) -> Iterator[RecordTuple]:
     kind = _kind(split.path)
     if kind == "jsonl":
         return json_lines(_line_range(fs, split), skip)
     if kind == "gzip-jsonl":
         return _gzip_lines(fs, split.path, skip)
     if kind in ("json", "gzip-json"):
-        return _json_file(fs, split.path, kind == "gzip-json", skip)
+        return _json_file(fs, split.path, kind == "gzip-json", skip, flatten)
     if kind == "parquet":
         return _parquet_group(fs, split, skip)
     return iter([(0, None, "", "unsupported file type; expected .jsonl, .json or .parquet (optionally .gz)")])
@@ -173,7 +182,9 @@ def _gzip_lines(fs: pafs.FileSystem, path: str, skip: Callable[[int], bool]) -> 
         yield row, None, "", error
 
 
-def _json_file(fs: pafs.FileSystem, path: str, gzipped: bool, skip: Callable[[int], bool]) -> Iterator[RecordTuple]:
+def _json_file(
+    fs: pafs.FileSystem, path: str, gzipped: bool, skip: Callable[[int], bool], flatten: Flatten | None
+) -> Iterator[RecordTuple]:
     with fs.open_input_stream(path, compression=None) as raw:
         if gzipped:
             try:
@@ -190,7 +201,7 @@ def _json_file(fs: pafs.FileSystem, path: str, gzipped: bool, skip: Callable[[in
             "convert it to JSON lines (.jsonl, one object per line), which is read in parallel pieces"
         )
         return
-    for item in json_document(data):
+    for item in json_document(data, flatten):
         if not skip(item[0]):
             yield item
 

@@ -9,7 +9,7 @@ import ray
 
 from judgelm_ray import progress
 from judgelm_ray.engines import load_engine
-from judgelm_ray.engines.base import GenerationParams
+from judgelm_ray.engines.base import GenerationParams, ImagePrompt, Prompt
 from judgelm_ray.judge.schemas import REQUESTS
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.modes import ORDERS
@@ -52,8 +52,16 @@ class JudgeActor:
         # Every request of the batch goes to the engine in one call so all share its batching:
         # the forward orders first, then the swapped ones (a stable sort keeps row order).
         requests = sorted((r for row in rows for r in row), key=lambda r: ORDERS.index(r["order"]))
-        generations = self.engine.generate([r["prompt_token_ids"] for r in requests], self.params)
+        generations = self.engine.generate([_prompt(r) for r in requests], self.params)
         for request, generation in zip(requests, generations):
-            # The token ids are done with: later stages need not carry them.
-            request.update(text=generation.text, completion_tokens=generation.completion_tokens, prompt_token_ids=None)
+            # The token ids and images are done with: later stages need not carry them. The engine's prompt
+            # count includes the tokens each image placeholder became.
+            request.update(text=generation.text, prompt_tokens=generation.prompt_tokens,
+                           completion_tokens=generation.completion_tokens, prompt_token_ids=None, images=None)
         return batch.set_column(batch.schema.get_field_index("requests"), "requests", pa.array(rows, type=REQUESTS))
+
+
+def _prompt(request: dict) -> Prompt:
+    if request.get("images"):
+        return ImagePrompt(prompt_token_ids=request["prompt_token_ids"], images=request["images"])
+    return request["prompt_token_ids"]

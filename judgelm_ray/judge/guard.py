@@ -36,17 +36,29 @@ class Flag(TypedDict):
     offset: int
 
 
-def row_fields(question: str, answers: Sequence[str], reference: str | None) -> list[tuple[str, str]]:
-    """(field name, text) of each piece of row text a prompt shows; `reference` None when it is not shown."""
+def row_fields(question: str, answers: Sequence[str], reference: str | None, row: dict | None = None) -> list[tuple[str, str]]:
+    """(field name, text) of each piece of row text a prompt shows; `reference` None when it is not shown.
+    With `row`, also its dialogue turns ("turns[i]", "answer_turns[i][j]", "reference_turns[j]") and rubric."""
     fields = [("question", question), *((f"answers[{i}]", answer) for i, answer in enumerate(answers))]
     if reference is not None:
         fields.append(("reference", reference))
+    row = row or {}
+    fields += [(f"turns[{i}]", t["content"]) for i, t in enumerate(row.get("turns") or [])]
+    for i, own in enumerate(row.get("answer_turns") or []):
+        fields += [(f"answer_turns[{i}][{j}]", t["content"]) for j, t in enumerate(own)]
+    if reference is not None:
+        fields += [(f"reference_turns[{j}]", t["content"]) for j, t in enumerate(row.get("reference_turns") or [])]
+    if row.get("rubric"):
+        fields.append(("rubric", row["rubric"]))
     return fields
 
 
-def find_injections(fields: Iterable[tuple[str, str]], special_tokens: Sequence[str] = ()) -> list[Flag]:
-    """The template delimiters and special tokens each field contains, in field order, then by offset."""
-    looked_for = [(kind, text) for kind, texts in (("template", prompts.DELIMITERS), ("special_token", special_tokens))
+def find_injections(
+    fields: Iterable[tuple[str, str]], special_tokens: Sequence[str] = (), delimiters: Sequence[str] = prompts.DELIMITERS
+) -> list[Flag]:
+    """The template delimiters (JudgeLM's unless given: `families`) and special tokens each field contains,
+    in field order, then by offset."""
+    looked_for = [(kind, text) for kind, texts in (("template", delimiters), ("special_token", special_tokens))
                   for text in texts if text]
     flags = []
     for field, text in fields:

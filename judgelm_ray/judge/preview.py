@@ -20,12 +20,21 @@ def render_prompts(spec: JobSpec, limit: int) -> Iterator[tuple[str, str, str]]:
         return
     seen: dict[str, tuple[str, int]] = {}
     rendered = 0
-    for row in inputs.read_rows(spec.input.path, spec.input.format, spec.input.fields):
+    for row in inputs.read_rows(spec.input.path, spec.input.format, spec.input.fields, spec.input.models):
         seen.setdefault(row["id"], (row["source"], row["row"]))
         if stages.quarantine_reason(row, spec.judge, seen) is not None:
             continue
         for request in stages.row_requests(row, spec.judge):
-            yield row["id"], request["order"], request["prompt"]
+            yield row["id"], request["order"], printable(request["prompt"], row["images"])
         rendered += 1
         if rendered >= limit:
             return
+
+
+def printable(prompt: str | list[dict], images: list[dict] | None = None) -> str:
+    """A raw prompt as it is; chat messages one after another under their role (the engine gets them
+    through the judge model's chat template). The row's images go before it, as the engine gets them."""
+    shown = [f"<image: {image['path'] or str(len(image['bytes'])) + ' bytes'}>" for image in images or []]
+    if isinstance(prompt, str):
+        return "\n".join([*shown, prompt])
+    return "\n".join([*shown, *(f"----- {m['role']} message -----\n{m['content']}" for m in prompt)])

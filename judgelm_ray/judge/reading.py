@@ -16,6 +16,7 @@ would cost memory that grows with the input.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,6 +50,16 @@ def plan_input(spec: InputSpec) -> InputPlan:
     return InputPlan(fs, files, plan_splits(fs, files, spec.split_mb << 20))
 
 
+def join_input(spec: InputSpec, folder: str) -> InputPlan:
+    """For a format that joins several files (mtbench): its records, joined once into one JSONL file in
+    `folder` (the run's `input/`), planned like any input. The join holds the records in memory: such
+    sources (a benchmark's questions x model pairs) are small."""
+    path = storage.join(folder, f"{spec.format}.jsonl")
+    records = inputs.joined_records(spec.format, spec.path, spec.models)
+    storage.write_bytes(path, b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records))
+    return plan_input(spec.model_copy(update={"path": path}))
+
+
 def _splits_dataset(plan: InputPlan, extra: list[dict] | None = None) -> ray.data.Dataset:
     items = [{**split.to_dict(), **(extra[i] if extra else {})} for i, split in enumerate(plan.splits)]
     # One block per split, so that each split is its own read task.
@@ -60,7 +71,7 @@ def _read_ids(batch: pa.Table, fs: pafs.FileSystem, fmt: str, fields: dict | Non
     ids, splits, rows = [], [], []
     for split in batch.to_pylist():
         split = Split(split["index"], split["path"], split["start"], split["end"])
-        for row, record, _raw, _error in split_records(fs, split):
+        for row, record, _raw, _error in split_records(fs, split, flatten=getattr(adapter, "flatten", None)):
             ids.append(inputs.record_id(record, adapter, fields))
             splits.append(split.index)
             rows.append(row)
@@ -114,18 +125,35 @@ def _final_ids(batch: pa.Table, paths: list[str], prefixes: list[str], first_row
     return pa.table({"id": ids, "source": sources, "row": rows})
 
 
+# Up to this many rows the duplicated ids are found on the driver (about 100 bytes a row), where Ray
+# Data's hash shuffle costs several seconds however small the input; above it, the shuffle keeps the
+# driver's memory bounded at any scale.
+DRIVER_DUPLICATE_ROWS = 200_000
+
+
 def find_duplicates(ids: ray.data.Dataset, files: list[str]) -> dict[str, tuple[str, int]]:
     """First (source, row) of every id that occurs more than once; later occurrences are quarantined."""
-    # Few partitions: the ids are small, and Ray's default of 200 hash partitions costs more than the work.
-    counts = ids.groupby("id", num_partitions=max(1, min(ids.num_blocks(), 16))).count()
-    repeated = counts.map_batches(lambda t: t.filter(pc.greater(t["count()"], 1)), batch_format="pyarrow")
-    duplicated = pa.array([r["id"] for r in repeated.take_all()], type=pa.string())
-    if len(duplicated) == 0:
+    rows = ids.count()
+    if rows == 0:
         return {}
-    occurrences = ids.map_batches(lambda t: t.filter(pc.is_in(t["id"], value_set=duplicated)), batch_format="pyarrow")
+    if rows <= DRIVER_DUPLICATE_ROWS:
+        table = pa.concat_tables([ray.get(ref) for ref in ids.to_arrow_refs()])
+        counts = pc.value_counts(table.column("id"))
+        duplicated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        occurrences = table.filter(pc.is_in(table["id"], value_set=duplicated)).to_pylist()
+    else:
+        # Few partitions: the ids are small, and Ray's default of 200 hash partitions costs more than the work.
+        counts = ids.groupby("id", num_partitions=max(1, min(ids.num_blocks(), 16))).count()
+        repeated = counts.map_batches(lambda t: t.filter(pc.greater(t["count()"], 1)), batch_format="pyarrow")
+        duplicated = pa.array([r["id"] for r in repeated.take_all()], type=pa.string())
+        if len(duplicated) == 0:
+            return {}
+        occurrences = ids.map_batches(
+            lambda t: t.filter(pc.is_in(t["id"], value_set=duplicated)), batch_format="pyarrow"
+        ).take_all()
     file_order = {path: i for i, path in enumerate(files)}
     first: dict[str, tuple[str, int]] = {}
-    for r in sorted(occurrences.take_all(), key=lambda r: (file_order.get(r["source"], len(files)), r["source"], r["row"])):
+    for r in sorted(occurrences, key=lambda r: (file_order.get(r["source"], len(files)), r["source"], r["row"])):
         first.setdefault(r["id"], (r["source"], r["row"]))
     return first
 
@@ -152,7 +180,7 @@ def _read_rows(batch: pa.Table, fs: pafs.FileSystem, spec: InputSpec, done: ray.
             flags = finished[split.path]
             skip = lambda row: bool(flags[first + row])  # noqa: E731 - closes over this split's flags
         rows = []
-        for row, record, raw, error in split_records(fs, split, skip):
+        for row, record, raw, error in split_records(fs, split, skip, getattr(adapter, "flatten", None)):
             rows.append(inputs.adapt_record((first + row, record, raw, error), split.path, adapter, spec.fields or None, prefix))
             if len(rows) == spec.block_rows:
                 yield inputs.rows_table(rows)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 
+import pyarrow.parquet as pq
 import ray
 from ray.data import ActorPoolStrategy, DataContext
 
-from judgelm_ray import connect, console, model_store, progress, storage
+from judgelm_ray import connect, console, inputs, model_store, progress, storage
 from judgelm_ray.judge import commit, reading, resume, stages
 from judgelm_ray.judge.actor import JudgeActor
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
@@ -32,6 +33,11 @@ PREPARE_ROWS = 256
 COMMIT_ROWS = 1024
 
 
+# Up to this many committed files the driver sums their statistics itself: a Ray Data pass costs
+# seconds however few files there are; beyond it, the files are summed in parallel across the cluster.
+DRIVER_STATS_FILES = 64
+
+
 def _sum_stats(judgments_path: str) -> dict:
     """The sums of `stages.judgment_stats` over every committed judgments file."""
     totals = dict.fromkeys(stages.JUDGMENT_STAT_KEYS, 0)
@@ -39,10 +45,15 @@ def _sum_stats(judgments_path: str) -> dict:
     if not parts:
         return totals
     fs, _ = storage.filesystem_for(judgments_path)
-    partials = ray.data.read_parquet(parts, filesystem=fs).select_columns(list(stages.STATS_COLUMNS)).map_batches(
-        stages.judgment_stats, batch_format="pyarrow"
-    )
-    for partial in partials.take_all():
+    columns = list(stages.STATS_COLUMNS)
+    if len(parts) <= DRIVER_STATS_FILES:
+        partials = [stages.judgment_stats(pq.read_table(part, columns=columns, filesystem=fs)).to_pylist()[0]
+                    for part in parts]
+    else:
+        partials = ray.data.read_parquet(parts, filesystem=fs).select_columns(columns).map_batches(
+            stages.judgment_stats, batch_format="pyarrow"
+        ).take_all()
+    for partial in partials:
         for key in totals:
             totals[key] += partial[key]
     return totals
@@ -67,6 +78,8 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
         check_room(spec.output, sum(size for _, size, _ in run["inputs"]))
         resuming = resume.prepare_output(paths, resolved_dict(spec), run, restart)
         owner = True
+        if inputs.joins(spec.input.format):
+            plan = reading.join_input(spec.input, paths.joined_input)
         if resuming:
             console.say(f"judge: {resuming}")
         if connect.connect():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from judgelm_ray.inputs.canonical import SCHEMA as CANONICAL_SCHEMA
+from judgelm_ray.inputs.canonical import TURNS
 
 # One request per (row, answer order), as token ids: the CPU stage that checks prompt lengths
 # tokenizes once, and the engine actor fills in `text` and `completion_tokens`.
@@ -20,6 +21,8 @@ REQUEST = pa.struct(
         ("prompt_tokens", pa.int64()),
         ("text", pa.string()),
         ("completion_tokens", pa.int64()),
+        # The row's images, loaded and checked by the CPU stage, for a vision-language judge.
+        ("images", pa.list_(pa.binary())),
     ]
 )
 REQUESTS = pa.list_(REQUEST)
@@ -64,6 +67,7 @@ JUDGMENT_SCHEMA = pa.schema(
         ("completion_tokens_forward", pa.int64()),
         ("completion_tokens_swapped", pa.int64()),
         ("mode", pa.string()),
+        ("template", pa.string()),
         ("used_reference", pa.bool_()),
         ("injection_flags", INJECTION_FLAGS),
         ("model", pa.string()),
@@ -71,6 +75,10 @@ JUDGMENT_SCHEMA = pa.schema(
         ("question", pa.string()),
         ("answers", pa.list_(pa.string())),
         ("reference", pa.string()),
+        ("turns", TURNS),
+        ("answer_turns", pa.list_(TURNS)),
+        ("reference_turns", TURNS),
+        ("rubric", pa.string()),
         ("gold_verdict", pa.string()),
         ("gold_scores", _SCORES),
         ("meta", pa.string()),

@@ -14,7 +14,8 @@ import os
 
 import pyarrow as pa
 
-from judgelm_ray import modes, tokenizer
+from judgelm_ray import families, modes, storage, tokenizer
+from judgelm_ray.inputs import images
 from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.judge import guard
 from judgelm_ray.judge.schemas import JUDGMENT_SCHEMA, PREPARED_SCHEMA, QUARANTINE_SCHEMA
@@ -41,8 +42,9 @@ def load_tokenizer(model: str) -> tuple[tokenizer.Tokenizer, int | None]:
     return encoder, tokenizer.context_length(model)
 
 
-def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
-    """Why an adapted row cannot be judged in `mode` under `reference_policy`, or None."""
+def validate_row(row: dict, mode: str, reference_policy: str, template: str = "judgelm") -> str | None:
+    """Why an adapted row cannot be judged in `mode` under `reference_policy` with the judge family
+    `template`, or None."""
     judging = modes.get(mode)
     if reference_policy not in modes.REFERENCE_POLICIES:
         raise ValueError(f"unknown reference_policy {reference_policy!r}; expected one of {modes.REFERENCE_POLICIES}")
@@ -58,7 +60,7 @@ def validate_row(row: dict, mode: str, reference_policy: str) -> str | None:
     if reference_policy == "always" and not has_reference(row):
         return (f"{where}: field 'reference': missing; reference_policy 'always' needs one on every row "
                 "(use 'auto' to judge rows without a reference)")
-    return None
+    return families.get(template).check(row, mode, modes.use_reference(row, reference_policy))
 
 
 def duplicate_reason(row: dict, first_source: str, first_row: int) -> str:
@@ -68,8 +70,9 @@ def duplicate_reason(row: dict, first_source: str, first_row: int) -> str:
 
 
 def shown_reference(row: dict, judge: JudgeSpec) -> str | None:
-    """The reference text the row's prompts show, or None; single mode always shows it, as Assistant 1."""
-    shown = judge.mode == "single" or modes.use_reference(row, judge.reference)
+    """The reference text the row's prompts show, or None; JudgeLM's single grading always shows it, as
+    Assistant 1."""
+    shown = (judge.mode == "single" and judge.template.startswith("judgelm")) or modes.use_reference(row, judge.reference)
     return row["reference"] if shown else None
 
 
@@ -78,8 +81,8 @@ def injection_flags(row: dict, judge: JudgeSpec, special_tokens: tuple[str, ...]
     (`guard.Flag`s; [] when none); None with `judge.guard: off`."""
     if judge.guard == "off":
         return None
-    fields = guard.row_fields(row["question"], row["answers"], shown_reference(row, judge))
-    return guard.find_injections(fields, special_tokens)
+    fields = guard.row_fields(row["question"], row["answers"], shown_reference(row, judge), row)
+    return guard.find_injections(fields, special_tokens, families.get(judge.template).DELIMITERS)
 
 
 def quarantine_reason(
@@ -90,7 +93,7 @@ def quarantine_reason(
     `special_tokens` are the tokenizer's, looked for by `judge.guard: quarantine`; without them
     (`judgelm-ray render`, which loads no tokenizer) only the template's delimiters are.
     """
-    reason = validate_row(row, judge.mode, judge.reference)
+    reason = validate_row(with_rubric(row, judge), judge.mode, judge.reference, judge.template)
     if reason:
         return reason
     first = first_seen.get(row["id"])
@@ -103,9 +106,15 @@ def quarantine_reason(
     return None
 
 
+def with_rubric(row: dict, judge: JudgeSpec) -> dict:
+    """The row with its own rubric, or else `judge.rubric`."""
+    return row if row.get("rubric") or judge.rubric is None else {**row, "rubric": judge.rubric}
+
+
 def row_requests(row: dict, judge: JudgeSpec) -> list[modes.Request]:
     """The requests a valid row becomes: the forward order and, with `judge.swap`, the swapped one."""
-    return modes.get(judge.mode).requests(row, modes.use_reference(row, judge.reference), judge.swap)
+    family = families.get(judge.template)
+    return modes.requests(with_rubric(row, judge), judge.mode, family, modes.use_reference(row, judge.reference), judge.swap)
 
 
 def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]]) -> pa.Table:
@@ -124,13 +133,18 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
         prepared = {k: v for k, v in row.items() if k != "error"}
         prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen, tokens.special_tokens),
                         use_reference=None, requests=None, injection_flags=None)
+        pictures = _row_images(prepared, judge.model) if prepared["quarantine_reason"] is None else None
         if prepared["quarantine_reason"] is None:
             prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=row_requests(row, judge),
                             injection_flags=injection_flags(row, judge, tokens.special_tokens))
+            for request in prepared["requests"]:
+                request["images"] = pictures
             requests.extend(prepared["requests"])
         out.append(prepared)
-    token_ids = tokens.encode([r["prompt"] for r in requests]) if requests else []
+    token_ids = tokens.encode_prompts([r["prompt"] for r in requests]) if requests else []
     for request, ids in zip(requests, token_ids):
+        if request["images"]:
+            ids = tokenizer.with_images(ids, len(request["images"]), image_placeholder(judge.model), tokens)
         request.update(prompt_token_ids=ids, prompt_tokens=len(ids))
     for prepared in out:
         if prepared["requests"] is None:
@@ -143,6 +157,30 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
                 f"{max_len} tokens (raise judge.max_model_len if the model allows, or lower max_tokens)"
             ))
     return pa.Table.from_pylist(out, schema=PREPARED_SCHEMA)
+
+
+def _row_images(row: dict, model: str) -> list[bytes] | None:
+    """A valid row's images, loaded and checked; a missing or broken image, or a text-only judge, sets the
+    row's quarantine reason instead."""
+    if not row["images"]:
+        return None
+    where = common.where(row)
+    if image_placeholder(model) is None:
+        row["quarantine_reason"] = (f"{where}: field 'images': the row has images but judge.model {model} is a "
+                                    "text-only model; judge it with a vision-language model")
+        return None
+    try:
+        return images.load_images(row["images"], base=storage.parent(row["source"]))
+    except images.ImageError as error:
+        row["quarantine_reason"] = f"{where}: {error}"
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def image_placeholder(model: str) -> int | None:
+    """The judge model's image token id, or None for a text-only model."""
+    found = tokenizer.image_token(ensure_local_model(model))
+    return found[1] if found else None
 
 
 def quarantine_rows(batch: pa.Table) -> pa.Table:
@@ -160,7 +198,7 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
     The per-order columns users read (`judge_text_forward`, `prompt_tokens_swapped`, ...) are
     named by the order of the request they come from.
     """
-    mode = modes.get(judge.mode)
+    family = families.get(judge.template)
     out = []
     for row in batch.to_pylist():
         by_order = {request["order"]: request for request in row["requests"]}
@@ -171,8 +209,10 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
                 f"prompt_tokens_{order}": request["prompt_tokens"],
                 f"completion_tokens_{order}": request["completion_tokens"],
             })
-        judgment.update(mode.read({o: r["text"] for o, r in by_order.items()}, len(row["answers"]), judge.parse))
-        judgment.update(mode=judge.mode, used_reference=row["use_reference"], model=judge.model, engine=judge.engine)
+        texts = {order: request["text"] for order, request in by_order.items()}
+        judgment.update(modes.read(texts, judge.mode, family, len(row["answers"]), judge.parse))
+        judgment.update(mode=judge.mode, template=judge.template, used_reference=row["use_reference"],
+                        model=judge.model, engine=judge.engine, rubric=with_rubric(row, judge).get("rubric"))
         out.append(judgment)
     return pa.Table.from_pylist(out, schema=JUDGMENT_SCHEMA)
 

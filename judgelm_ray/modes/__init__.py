@@ -6,11 +6,12 @@ A mode is a module with
 - ``VERDICT``: whether a judgment names a winner (single-answer grading only scores);
 - ``check(row)``: why a canonical row cannot be judged in this mode, naming the field, or None;
 - ``prompt(question, answers, reference, use_reference)``: the exact JudgeLM prompt;
-- ``requests(row, use_reference, swap)``: the requests (order, prompt) a row becomes;
-- ``read(texts by order, n_answers, parse policy)``: the judge's texts -> judgment columns.
+- ``parse(text, n_answers, policy)``: JudgeLM's score line -> scores.
 
-Dialogues and images will be row content each mode handles, not modes of their own. A new mode
-is one file plus one line in ``MODES``.
+What another judge family asks in a mode, and how it is read, is the family's (`judgelm_ray.families`;
+JudgeLM's family is the prompts and parsers here). `requests` and `read` are the same for every mode:
+one request per answer order, the texts parsed by the family and the orders merged. Dialogues and
+images are row content, not modes of their own. A new mode is one file plus one line in ``MODES``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.modes import multi, pairwise, single
 from judgelm_ray.modes.common import ORDERS, Request
 
-__all__ = ["MODES", "ORDERS", "REFERENCE_POLICIES", "Mode", "Request", "build_prompt", "get", "use_reference"]
+__all__ = ["MODES", "ORDERS", "REFERENCE_POLICIES", "Mode", "Request", "build_prompt", "get", "read", "requests",
+           "use_reference"]
 
 
 class Mode(Protocol):
@@ -34,9 +36,7 @@ class Mode(Protocol):
 
     def prompt(self, question: str, answers: list[str], reference: str | None, use_reference: bool) -> str: ...
 
-    def requests(self, row: dict, use_reference: bool, swap: bool) -> list[Request]: ...
-
-    def read(self, texts: dict[str, str], n_answers: int, policy: str) -> verdicts.MergedJudgment: ...
+    def parse(self, text: str, n_answers: int, policy: str) -> verdicts.ParsedJudgment: ...
 
 
 MODES: dict[str, Mode] = {
@@ -65,3 +65,24 @@ def use_reference(row: dict, policy: str) -> bool:
 def build_prompt(question: str, answers: list[str], reference: str | None, mode: str, use_reference: bool) -> str:
     """The exact JudgeLM prompt for one request in `mode` (what `judgelm-ray render` prints)."""
     return get(mode).prompt(question, answers, reference, use_reference)
+
+
+def requests(row: dict, mode: str, family, use_reference: bool, swap: bool) -> list[Request]:
+    """The requests a row becomes: the forward order and, with `swap`, the answers (and their own
+    turns) reversed; `family` (`judgelm_ray.families`) writes each prompt."""
+    out = [Request(order="forward", prompt=family.prompt(row, mode, use_reference))]
+    if swap and get(mode).SWAPPABLE:
+        own = row.get("answer_turns")
+        swapped = {**row, "answers": row["answers"][::-1], "answer_turns": own[::-1] if own else own}
+        out.append(Request(order="swapped", prompt=family.prompt(swapped, mode, use_reference)))
+    return out
+
+
+def read(texts: dict[str, str], mode: str, family, n_answers: int, policy: str) -> verdicts.MergedJudgment:
+    """The judge's text of each order parsed by `family` and merged (the swapped order mapped back)."""
+    forward = family.parse(texts["forward"], mode, n_answers, policy)
+    swapped = family.parse(texts["swapped"], mode, n_answers, policy) if "swapped" in texts else None
+    merged = verdicts.merge_orders(forward, swapped)
+    if not get(mode).VERDICT:  # one graded answer has no winner; its score is the result
+        merged.update(verdict=None, verdict_forward=None, verdict_swapped=None)
+    return merged

@@ -6,10 +6,9 @@ harness's `Instance`); the engine answers each, and the mode reads the texts bac
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypedDict
 
-from judgelm_ray import prompts, verdicts
+from judgelm_ray import prompts
 
 # "forward": the answers as the row gives them; "swapped": the same answers in reverse order.
 ORDERS = ("forward", "swapped")
@@ -17,7 +16,9 @@ ORDERS = ("forward", "swapped")
 
 class Request(TypedDict):
     order: str  # one of ORDERS
-    prompt: str  # the exact prompt text; the judge job hands the engine its token ids
+    # The exact prompt: raw text, or chat messages for the model's chat template (`families`);
+    # the judge job hands the engine its token ids.
+    prompt: str | list[dict]
 
 
 def where(row: dict) -> str:
@@ -44,21 +45,3 @@ def ranked_prompt(question: str, answers: list[str], reference: str | None, use_
     if use_reference:
         require_reference(reference, "use_reference=True")
     return prompts.assemble(question, answers, reference, use_reference)
-
-
-def requests_in_orders(row: dict, use_reference: bool, swap: bool, prompt: Callable[..., str]) -> list[Request]:
-    """The forward request and, with `swap`, the one with the answers reversed."""
-    answers = row["answers"]
-    out = [Request(order="forward", prompt=prompt(row["question"], answers, row["reference"], use_reference))]
-    if swap:
-        out.append(Request(order="swapped", prompt=prompt(row["question"], answers[::-1], row["reference"], use_reference)))
-    return out
-
-
-def read_orders(
-    texts: dict[str, str], n_answers: int, policy: str, parse: Callable[[str, int, str], verdicts.ParsedJudgment]
-) -> verdicts.MergedJudgment:
-    """Parse the judge text of each order and merge them (the swapped scores are mapped back)."""
-    forward = parse(texts["forward"], n_answers, policy)
-    swapped = parse(texts["swapped"], n_answers, policy) if "swapped" in texts else None
-    return verdicts.merge_orders(forward, swapped)

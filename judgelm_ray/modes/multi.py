@@ -7,7 +7,7 @@ does (`prompts.assemble`); reading the scores and merging both orders work as in
 from __future__ import annotations
 
 from judgelm_ray.modes import common
-from judgelm_ray.modes.pairwise import parse, read  # noqa: F401 - the same score line as pairwise
+from judgelm_ray.modes.pairwise import parse  # noqa: F401 - the same score line as pairwise
 from judgelm_ray.prompts import MAX_ANSWERS
 
 ANSWERS = (2, MAX_ANSWERS)
@@ -23,7 +23,3 @@ def prompt(question: str, answers: list[str], reference: str | None, use_referen
     if not 2 <= len(answers) <= MAX_ANSWERS:
         raise ValueError(f"multi mode needs 2..{MAX_ANSWERS} answers, got {len(answers)}")
     return common.ranked_prompt(question, answers, reference, use_reference)
-
-
-def requests(row: dict, use_reference: bool, swap: bool) -> list[common.Request]:
-    return common.requests_in_orders(row, use_reference, swap, prompt)

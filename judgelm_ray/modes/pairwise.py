@@ -24,14 +24,7 @@ def prompt(question: str, answers: list[str], reference: str | None, use_referen
     return common.ranked_prompt(question, answers, reference, use_reference)
 
 
-def requests(row: dict, use_reference: bool, swap: bool) -> list[common.Request]:
-    return common.requests_in_orders(row, use_reference, swap, prompt)
-
 
 def parse(text: str, n_answers: int, policy: str) -> verdicts.ParsedJudgment:
     # Stripped first, as JudgeLM strips every output before its parser sees it.
     return verdicts.parse_judgment(text.strip(), n_answers, policy)
-
-
-def read(texts: dict[str, str], n_answers: int, policy: str) -> verdicts.MergedJudgment:
-    return common.read_orders(texts, n_answers, policy, parse)

@@ -9,7 +9,6 @@ reordered, so there is no swapped order.
 from __future__ import annotations
 
 from judgelm_ray import prompts, verdicts
-from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.modes import common
 
 ANSWERS = (1, 1)
@@ -18,11 +17,8 @@ VERDICT = False
 
 
 def check(row: dict) -> str | None:
-    reason = common.answer_count_error(row, "single", *ANSWERS, hint="; use mode 'pairwise' or 'multi'")
-    if reason is None and not has_reference(row):
-        reason = (f"{common.where(row)}: field 'reference': missing; single mode grades the answer against the "
-                  "reference (shown to the judge as Assistant 1), so every row needs one")
-    return reason
+    # JudgeLM's single mode also needs a reference: its family checks that (`families.judgelm`).
+    return common.answer_count_error(row, "single", *ANSWERS, hint="; use mode 'pairwise' or 'multi'")
 
 
 def prompt(question: str, answers: list[str], reference: str | None, use_reference: bool) -> str:
@@ -31,10 +27,6 @@ def prompt(question: str, answers: list[str], reference: str | None, use_referen
         raise ValueError(f"single mode needs exactly 1 answer, got {len(answers)}")
     ref = common.require_reference(reference, "single mode")
     return prompts.assemble(question, [ref, answers[0]], ref, use_reference, prompts.APPENDIX + prompts.SINGLE_SCORE_PREFIX)
-
-
-def requests(row: dict, use_reference: bool, swap: bool) -> list[common.Request]:
-    return [common.Request(order="forward", prompt=prompt(row["question"], row["answers"], row["reference"], use_reference))]
 
 
 def parse(text: str, n_answers: int = 1, policy: str = "judgelm") -> verdicts.ParsedJudgment:
@@ -49,10 +41,3 @@ def parse(text: str, n_answers: int = 1, policy: str = "judgelm") -> verdicts.Pa
             scores=None, error=f"pre-filled score {prompts.SINGLE_SCORE_PREFIX} was continued into {parsed.scores[0]:g}"
         )
     return verdicts.ParsedJudgment(scores=[parsed.scores[1]], error=None)
-
-
-def read(texts: dict[str, str], n_answers: int, policy: str) -> verdicts.MergedJudgment:
-    merged = verdicts.merge_orders(parse(texts["forward"], n_answers, policy), None)
-    # One graded answer has no winner; its score is the result.
-    merged.update(verdict=None, verdict_forward=None, verdict_swapped=None)
-    return merged

@@ -9,10 +9,19 @@ from html import unescape
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from judgelm_ray.cli import main
-from judgelm_ray.evaluate.inspect_page import CATEGORY_NAMES, TEXT_CHARS, build_context, clip, write_inspect_page
+from judgelm_ray.evaluate.inspect_page import (
+    CATEGORY_NAMES,
+    TEXT_CHARS,
+    TURNS_SHOWN,
+    build_context,
+    clip,
+    page_turns,
+    write_inspect_page,
+)
 from judgelm_ray.evaluate.inspect_rows import (
     CATEGORIES,
     Selection,
@@ -181,6 +190,100 @@ def test_page_with_evaluation_shows_its_metrics_and_plots(tmp_path):
     assert metrics["agreement %"] == f"{100 * result['agreement']:.2f}"
     assert [p["title"] for p in context["plots"]] == ["Confusion matrix", "Order effects", "Score differences",
                                                        "Score margins"]
+
+
+def _turn(role: str, content: str) -> dict:
+    return {"role": role, "content": content}
+
+
+DIALOGUE = [_turn("system", "Be brief."), _turn("user", "<script>window.pwned = 1</script> first"),
+            _turn("assistant", "Hello & welcome")]
+
+
+def _page(tmp_path, rows: list[dict], **manifest) -> str:
+    return open(write_inspect_page(write_run(str(tmp_path / "run"), [rows], **manifest)), encoding="utf-8").read()
+
+
+def _in_order(html: str, *parts: str) -> bool:
+    """Whether every part is in the page, each after the one before."""
+    at = -1
+    for part in parts:
+        at = html.find(part, at + 1)
+        if at < 0:
+            return False
+    return True
+
+
+def test_dialogue_row_shows_its_turns_in_order_escaped_then_the_question(tmp_path):
+    html = _page(tmp_path, [judgment("talk", "8 3", turns=DIALOGUE, question="And the second <i>question</i>?")])
+    assert _in_order(html, "dialogue before the question (3 turns)", '<div class="role">system</div>',
+                     "Be brief.", '<div class="role">user</div>', "&lt;script&gt;window.pwned = 1&lt;/script&gt; first",
+                     '<div class="role">assistant</div>', "Hello &amp; welcome",
+                     "question (the final user turn)</h4>", "And the second &lt;i&gt;question&lt;/i&gt;?",
+                     "answer 1</h4>")
+    assert html.count("<script>") == 1 and "<i>question" not in html  # only the page's own script
+    assert "(after 3 shared turns)" in html  # the summary line says the question ends a dialogue
+
+
+def test_answer_and_reference_turns_are_shown_in_their_own_blocks(tmp_path):
+    # MT-bench turn 2: each answer answered turn 1 itself; the reference has its own turn 1 too.
+    own = [[_turn("user", "Turn one?"), _turn("assistant", "first model's turn one")],
+           [_turn("user", "Turn one?"), _turn("assistant", "second <b>model</b>'s turn one")]]
+    row = judgment("mt", "8 3", question="Turn two?", answer_turns=own, reference="ref turn two",
+                   reference_turns=[_turn("user", "Turn one?"), _turn("assistant", "ref turn one")])
+    html = _page(tmp_path, [row])
+    assert "dialogue before the question" not in html  # no shared turns
+    assert _in_order(html, "Turn two?</pre>", "reference</h4>", "the reference's own earlier turns", "ref turn one",
+                     "final turn", "ref turn two", "answer 1</h4>", "this answer's own earlier turns", "Turn one?",
+                     "first model&#39;s turn one", "final answer", "answer one", "answer 2</h4>", "Turn one?",
+                     "second &lt;b&gt;model&lt;/b&gt;&#39;s turn one", "final answer", "answer two", "judge, forward")
+    assert "(after each answer&#39;s own turns)" in html
+    page = build_context(str(tmp_path / "run"))["rows"][0]
+    assert [a["count"] for a in page["answer_turns"]] == [2, 2] and page["turns"]["count"] == 0
+
+
+def test_template_mode_and_rubric_are_shown(tmp_path):
+    manifest = {"name": "p", "status": "succeeded", "counts": {},
+                "spec": {"judge": {"model": "tiny", "engine": "vllm", "mode": "pairwise", "template": "prometheus"}}}
+    row = judgment("graded", "8 3", template="prometheus", rubric="Is it <u>helpful</u>? Score 1-5.")
+    html = _page(tmp_path, [row], manifest=manifest)
+    assert "mode <code>pairwise</code>, template <code>prometheus</code>" in html
+    assert _in_order(html, "question</h4>", "rubric</h4>", "Is it &lt;u&gt;helpful&lt;/u&gt;? Score 1-5.", "answer 1")
+    assert "<tr><th>template</th><td>prometheus</td></tr>" in html and "<tr><th>mode</th><td>pairwise</td></tr>" in html
+
+
+def test_judgments_written_before_dialogues_and_families_still_render(tmp_path):
+    run = write_run(str(tmp_path / "run"), [[judgment("old", "8 3", reference="Stone Town"), judgment("b", "??")]])
+    path = tmp_path / "run" / "judgments" / "part-00000.parquet"
+    new = ["template", "turns", "answer_turns", "reference_turns", "rubric"]
+    pq.write_table(pq.read_table(path).drop_columns(new), path)
+    assert not set(new) & set(pq.read_schema(path).names)
+    context = build_context(run)
+    old = next(r for r in context["rows"] if r["id"] == "old")
+    assert old["template"] is None and old["rubric"] is None and old["dialogue"] is None
+    assert old["turns"]["count"] == 0 and [a["count"] for a in old["answer_turns"]] == [0, 0]
+    html = open(write_inspect_page(run), encoding="utf-8").read()
+    assert html.count('<tbody class="item"') == 2 and "mode <code>pairwise</code>" in html
+    assert "template <code>" not in html and "rubric</h4>" not in html and 'class="turn"' not in html
+    assert "Stone Town" in html and "<tr><th>template</th>" not in html  # nor in the manifest's table
+
+
+def test_a_long_dialogue_shows_its_first_and_last_turns_clipped():
+    turns = [_turn("user" if i % 2 == 0 else "assistant", f"turn {i} " + "x" * TEXT_CHARS) for i in range(40)]
+    shown = page_turns(turns)
+    assert shown["count"] == 40 and shown["omitted"] == 40 - TURNS_SHOWN
+    kept = shown["head"] + shown["tail"]
+    assert len(kept) == TURNS_SHOWN
+    assert [t["content"]["text"].split()[1] for t in kept] == [str(i) for i in (*range(8), *range(32, 40))]
+    assert all(len(t["content"]["text"]) == TEXT_CHARS and t["content"]["cut"] > 0 for t in kept)
+    assert page_turns(None) == page_turns([]) == {"count": 0, "head": [], "omitted": 0, "tail": []}
+    assert page_turns(turns[:3])["omitted"] == 0 and len(page_turns(turns[:3])["head"]) == 3
+
+
+def test_a_hostile_role_is_escaped_like_any_row_text(tmp_path):
+    html = _page(tmp_path, [judgment("r", "8 3", turns=[_turn('user" onclick="x', "hi"), _turn("<b>me</b>", "yo")])])
+    assert 'data-role="user&#34; onclick=&#34;x"' in html and '<div class="role">&lt;b&gt;me&lt;/b&gt;</div>' in html
+    assert "onclick=\"x" not in html and "<b>me" not in html
 
 
 def test_not_a_run_folder_is_a_clear_error(tmp_path):

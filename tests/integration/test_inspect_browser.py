@@ -19,6 +19,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ATTACK = '<script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">'
+DIALOGUE = [{"role": "user", "content": "Is Stone Town an island?"},
+            {"role": "assistant", "content": "It is on <Unguja>, the main island."}]
 
 
 def run_rows() -> list[list[dict]]:
@@ -29,7 +31,7 @@ def run_rows() -> list[list[dict]]:
     failure = [judgment("broken", "I cannot decide", gold_scores=[9.0, 2.0])]
     wrong = [judgment("wrong-1", "3 9\nthe second", gold_scores=[9.0, 2.0]),
              judgment("wrong-2", "2 7", question="What is the capital of Zanzibaria?", gold_scores=[8.0, 3.0],
-                      reference="Stone Town")]
+                      reference="Stone Town", template="judgelm", turns=DIALOGUE)]
     hostile = [judgment("hostile", "7 6", answers=(ATTACK, "plain"), gold_scores=[9.0, 2.0])]
     return [agree + inconsistent, failure + wrong + hostile]
 
@@ -99,6 +101,10 @@ def test_page_shows_metrics_plots_counts_and_filters(browser, evaluated_run):
         page.click("#only-all")
         page.click("#expand")
         assert ATTACK in page.inner_text('tbody[data-id="hostile"] .answer')
+        # A dialogue row: its turns are visible, in order and as text, before the question.
+        turns = page.locator('tbody[data-id="wrong-2"] .turns .turn')
+        assert [t.split("\n", 1) for t in turns.all_inner_texts()] == [[d["role"], d["content"]] for d in DIALOGUE]
+        assert turns.nth(1).is_visible()
         assert page.evaluate("window.pwned") is None
         assert [url for url in requests if not url.startswith(("file://", "data:"))] == []
     finally:

@@ -239,7 +239,7 @@ def test_validate_reference_rules():
         "in.jsonl row 0: field 'reference': missing; reference_policy 'always'")
     assert validate_row(_valid(2, reference=" "), "pairwise", "always") is not None
     assert validate_row(_valid(2, reference="r"), "pairwise", "always") is None
-    assert validate_row(_valid(1), "single", "never").startswith("in.jsonl row 0: field 'reference': missing; single mode")
+    assert validate_row(_valid(1), "single", "never").startswith("in.jsonl row 0: field 'reference': missing; JudgeLM's single mode")
     assert validate_row(_valid(1, reference="r"), "single", "never") is None
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from judgelm_ray import modes
-from judgelm_ray.modes import MODES, multi, pairwise, single
+from judgelm_ray.families import judgelm
+from judgelm_ray.modes import MODES, multi, single
 from judgelm_ray.verdicts import ParsedJudgment
 
 
@@ -30,14 +31,14 @@ def test_every_mode_has_the_whole_contract():
         low, high = mode.ANSWERS
         assert 1 <= low <= high, name
         assert isinstance(mode.SWAPPABLE, bool) and isinstance(mode.VERDICT, bool), name
-        for attribute in ("check", "prompt", "requests", "read"):
+        for attribute in ("check", "prompt", "parse"):
             assert callable(getattr(mode, attribute)), (name, attribute)
     assert tuple(MODES) == ("pairwise", "single", "multi")
 
 
 @pytest.mark.parametrize("swap, orders", [(False, ["forward"]), (True, ["forward", "swapped"])])
 def test_a_row_becomes_one_request_per_answer_order(swap, orders):
-    requests = multi.requests(ROW, use_reference=False, swap=swap)
+    requests = modes.requests(ROW, "multi", judgelm, use_reference=False, swap=swap)
     assert [r["order"] for r in requests] == orders
     assert requests[0]["prompt"] == multi.prompt("Q?", ["A1", "A2", "A3"], "R", False)
     if swap:
@@ -46,13 +47,13 @@ def test_a_row_becomes_one_request_per_answer_order(swap, orders):
 
 def test_single_mode_has_one_order_and_no_verdict():
     row = {**ROW, "answers": ["A1"]}
-    assert [r["order"] for r in single.requests(row, use_reference=True, swap=True)] == ["forward"]
-    merged = single.read({"forward": " 6\nclose"}, 1, "judgelm")
+    assert [r["order"] for r in modes.requests(row, "single", judgelm, use_reference=True, swap=True)] == ["forward"]
+    merged = modes.read({"forward": " 6\nclose"}, "single", judgelm, 1, "judgelm")
     assert merged["scores"] == [6.0] and merged["verdict"] is None and merged["verdict_forward"] is None
 
 
 def test_reading_both_orders_maps_the_swapped_scores_back():
-    merged = pairwise.read({"forward": "8 3\n", "swapped": "3 8\n"}, 2, "judgelm")
+    merged = modes.read({"forward": "8 3\n", "swapped": "3 8\n"}, "pairwise", judgelm, 2, "judgelm")
     assert merged["scores_swapped"] == [8.0, 3.0] and merged["verdict"] == "1" and merged["consistent"] is True
 
 

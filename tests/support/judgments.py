@@ -13,8 +13,14 @@ from judgelm_ray.verdicts import merge_orders, parse_judgment
 
 def judgment(row_id: str, forward: str, swapped: str | None = "", *, question: str = "Which is better?",
              answers: tuple[str, ...] = ("answer one", "answer two"), reference: str | None = None,
-             gold_scores: list[float] | None = None, gold_verdict: str | None = None) -> dict:
-    """One judgment row; `swapped` "" mirrors the forward text (a consistent judge), None: one order only."""
+             gold_scores: list[float] | None = None, gold_verdict: str | None = None, template: str | None = None,
+             turns: list[dict] | None = None, answer_turns: list[list[dict]] | None = None,
+             reference_turns: list[dict] | None = None, rubric: str | None = None) -> dict:
+    """One judgment row; `swapped` "" mirrors the forward text (a consistent judge), None: one order only.
+
+    `turns`, `answer_turns`, `reference_turns` (lists of {"role", "content"}) and `rubric` are the
+    canonical row's dialogue and rubric; `template` the judge family. None, as in a file written
+    before those columns existed."""
     if swapped == "":
         first, _, rest = forward.partition("\n")
         swapped = " ".join(reversed(first.split())) + ("\n" + rest if rest else "")
@@ -26,7 +32,8 @@ def judgment(row_id: str, forward: str, swapped: str | None = "", *, question: s
         "completion_tokens_forward": 8, "completion_tokens_swapped": 8 if swapped is not None else None,
         "mode": "pairwise", "used_reference": reference is not None, "model": "tiny", "engine": "vllm",
         "question": question, "answers": list(answers), "reference": reference, "gold_verdict": gold_verdict,
-        "gold_scores": gold_scores, "meta": "{}", "source": "in.jsonl", "row": 0,
+        "gold_scores": gold_scores, "meta": "{}", "source": "in.jsonl", "row": 0, "template": template,
+        "turns": turns, "answer_turns": answer_turns, "reference_turns": reference_turns, "rubric": rubric,
     }
 
 
