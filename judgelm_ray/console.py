@@ -236,7 +236,9 @@ def evaluation_summary(result: dict) -> str:
         ("gold unparseable", str(result["counts"]["gold_unparseable"])),
         ("missing predictions / gold", f"{result['counts']['missing_predictions']} / {result['counts']['missing_gold']}"),
     ]
-    if result["scores"]["n"]:
+    # Single-answer grading has no verdicts: its result is how its scores follow the gold scores.
+    if result["scores"]["n"] or not result["n"]:
         correlations = " / ".join(number(result["scores"][k], "{:.3f}") for k in ("pearson", "spearman", "kendall"))
+        lines.append(("scores compared with gold", f"{result['scores']['n']:,}"))
         lines.append(("pearson / spearman / kendall", correlations))
     return summary_table(lines)

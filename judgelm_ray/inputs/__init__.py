@@ -161,8 +161,7 @@ def rows_table(rows: list[dict]) -> pa.Table:
 
 def _storable(row: dict) -> dict:
     for key, value in row.items():
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and not is_utf8(t) for t in texts):
+        if any(not is_utf8(t) for t in _texts(value)):
             out = dict.fromkeys(canonical.COLUMNS)
             out.update(id=row["id"], meta="{}", source=row["source"], row=row["row"],
                        raw=row["raw"].encode("utf-8", "backslashreplace").decode("utf-8"))
@@ -170,6 +169,17 @@ def _storable(row: dict) -> dict:
                             "(an unpaired \\ud800-\\udfff escape); fix the escape or drop the character")
             return out
     return row
+
+
+def _texts(value) -> Iterator[str]:
+    """Every string in a row's value: answers, dialogue turns' contents, per-answer turns."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, dict):
+        yield from _texts(list(value.values()))
 
 
 def read_rows(

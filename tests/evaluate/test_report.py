@@ -80,3 +80,15 @@ def test_write_report_skips_plots_it_has_no_data_for(result, tmp_path):
     assert images == {"confusion": "confusion.png"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "report.md"]
     assert "Order effects" not in (tmp_path / "report.md").read_text()
+
+
+def test_a_grading_run_shows_how_its_scores_follow_the_gold_scores():
+    # Single-answer grading (Prometheus, MT-bench single): no verdicts, one score per row against gold.
+    rows = [{**_row(i, None, None, None, scores=[s], gold_scores=[g]), "no_verdict": True}
+            for i, (s, g) in enumerate([(1, 1.3), (2, 2.0), (4, 3.7), (5, 4.3), (3, 3.3)])]
+    result = compute_metrics(rows, bootstrap=0)
+    result["counts"] = {"gold_unparseable": 0, "missing_predictions": 0, "missing_gold": 0}
+    lines = dict(line.split("  ", 1) for line in evaluation_summary(result).splitlines())
+    assert lines["rows evaluated"].strip() == "0" and lines["scores compared with gold"].strip() == "5"
+    pearson, spearman, kendall = (float(v) for v in lines["pearson / spearman / kendall"].split(" / "))
+    assert pearson > 0.95 and spearman == 1.0 and kendall == 1.0

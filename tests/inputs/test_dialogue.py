@@ -77,3 +77,13 @@ def test_split_dialogues_names_the_turn_where_they_part():
 def test_as_text_writes_fastchat_style_blocks():
     text = dialogue.as_text([{"role": "system", "content": "S"}, user("Hi"), assistant("Hello")])
     assert text == "### System:\nS\n\n### User:\nHi\n\n### Assistant:\nHello"
+
+
+def test_a_lone_surrogate_in_a_turn_quarantines_only_its_row():
+    from judgelm_ray.inputs import rows_table
+
+    good = '{"question": "q", "answers": ["a", "b"]}'
+    bad = '{"turns": [{"role": "user", "content": "x\\ud800"}, {"role": "assistant", "content": "y"}], "question": "q", "answers": ["a", "b"]}'
+    table = rows_table(adapt_records(f"{good}\n{bad}\n".encode(), "d.jsonl", "canonical"))
+    errors = table.column("error").to_pylist()
+    assert errors[0] is None and "field 'turns': text with a lone surrogate" in errors[1]
