@@ -42,7 +42,9 @@ Prompt = str | list[int] | ImagePrompt
 
 class JudgeEngine(Protocol):
     def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
-        """One generation per prompt, in prompt order."""
+        """One generation per prompt, in prompt order. ValueError: a prompt the engine cannot take (too
+        long for its context once images are expanded, images a text model cannot read); the engine
+        stays usable, and the judge actor then sends the prompts one by one."""
         ...
 
 

@@ -67,7 +67,10 @@ class VLLMEngine:
         )
         # LLM.generate returns outputs in prompt order.
         inputs = [self._input(p, i) for i, p in enumerate(prompts)]
-        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
+        try:
+            outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
+        except _refusal() as error:  # a prompt it cannot take (the engine stays usable)
+            raise ValueError(str(error)) from error
         return [
             Generation(
                 text=out.outputs[0].text,
@@ -91,3 +94,12 @@ class VLLMEngine:
         # from the model's HF processor) and runs the HF image processor on the images.
         images = [decode_image(data) for data in prompt.images]
         return TokensPrompt(prompt_token_ids=prompt.prompt_token_ids, multi_modal_data={"image": images})
+
+
+def _refusal() -> type[Exception]:
+    """vLLM's error for a prompt it refuses (in vllm 0.32 not a ValueError); ValueError where it has none."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:
+        return ValueError
+    return VLLMValidationError

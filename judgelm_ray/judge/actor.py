@@ -7,9 +7,9 @@ import warnings
 import pyarrow as pa
 import ray
 
-from judgelm_ray import progress
+from judgelm_ray import progress, runlog
 from judgelm_ray.engines import load_engine
-from judgelm_ray.engines.base import GenerationParams, ImagePrompt, Prompt
+from judgelm_ray.engines.base import Generation, GenerationParams, ImagePrompt, Prompt
 from judgelm_ray.judge.schemas import REQUESTS
 from judgelm_ray.model_store import ensure_local_model
 from judgelm_ray.modes import ORDERS
@@ -52,13 +52,26 @@ class JudgeActor:
         # Every request of the batch goes to the engine in one call so all share its batching:
         # the forward orders first, then the swapped ones (a stable sort keeps row order).
         requests = sorted((r for row in rows for r in row), key=lambda r: ORDERS.index(r["order"]))
-        generations = self.engine.generate([_prompt(r) for r in requests], self.params)
-        for request, generation in zip(requests, generations):
-            # The token ids and images are done with: later stages need not carry them. The engine's prompt
-            # count includes the tokens each image placeholder became.
-            request.update(text=generation.text, prompt_tokens=generation.prompt_tokens,
-                           completion_tokens=generation.completion_tokens, prompt_token_ids=None, images=None)
+        for request, generation in zip(requests, self._generate([_prompt(r) for r in requests])):
+            # The token ids and images are done with: later stages need not carry them.
+            request.update(prompt_token_ids=None, images=None)
+            if isinstance(generation, str):
+                request.update(text=None, completion_tokens=0, engine_error=generation)
+            else:  # the engine's prompt count includes the tokens each image placeholder became
+                request.update(text=generation.text, prompt_tokens=generation.prompt_tokens,
+                               completion_tokens=generation.completion_tokens)
         return batch.set_column(batch.schema.get_field_index("requests"), "requests", pa.array(rows, type=REQUESTS))
+
+    def _generate(self, prompts: list[Prompt]) -> list[Generation | str]:
+        """A generation per prompt, or why the engine refused it. An engine refuses a whole batch for one
+        prompt it cannot take (vLLM: a prompt longer than the context once its images are expanded, which
+        the CPU stage cannot count); then each prompt goes alone, so the refusal costs only its own row."""
+        try:
+            return self.engine.generate(prompts, self.params)
+        except ValueError as error:
+            if len(prompts) == 1:
+                return [runlog.one_line(error)]
+        return [self._generate([prompt])[0] for prompt in prompts]
 
 
 def _prompt(request: dict) -> Prompt:

@@ -23,6 +23,8 @@ REQUEST = pa.struct(
         ("completion_tokens", pa.int64()),
         # The row's images, loaded and checked by the CPU stage, for a vision-language judge.
         ("images", pa.list_(pa.binary())),
+        # Why the engine refused the prompt (text is then null), e.g. longer than its context once images expand.
+        ("engine_error", pa.string()),
     ]
 )
 REQUESTS = pa.list_(REQUEST)

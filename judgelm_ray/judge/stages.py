@@ -209,8 +209,12 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
                 f"prompt_tokens_{order}": request["prompt_tokens"],
                 f"completion_tokens_{order}": request["completion_tokens"],
             })
-        texts = {order: request["text"] for order, request in by_order.items()}
+        texts = {order: request["text"] or "" for order, request in by_order.items()}
         judgment.update(modes.read(texts, judge.mode, family, len(row["answers"]), judge.parse))
+        refused = [f"{order}: the engine refused the prompt: {request['engine_error']}"
+                   for order, request in by_order.items() if request.get("engine_error")]
+        if refused:  # a judgment that failed, with the engine's reason instead of "empty judge output"
+            judgment["parse_error"] = "; ".join(refused)
         judgment.update(mode=judge.mode, template=judge.template, used_reference=row["use_reference"],
                         model=judge.model, engine=judge.engine, rubric=with_rubric(row, judge).get("rubric"))
         out.append(judgment)
