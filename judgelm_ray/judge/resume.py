@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from judgelm_ray import storage
 from judgelm_ray.judge.commit import PART_PREFIX
 from judgelm_ray.runs import RunFolder
+from judgelm_ray.spec import InputSpec, JudgeSpec
 
 # Settings that change how fast rows are judged, never what a row's judgment is.
 THROUGHPUT_ONLY = {"input": {"split_mb", "block_rows"}, "judge": {"pool", "fixed_latency_ms", "preserve_order"}}
@@ -42,6 +43,18 @@ def judging_settings(spec: dict) -> dict:
         "judge": {k: v for k, v in spec["judge"].items() if k not in THROUGHPUT_ONLY["judge"]},
         "seed": spec["seed"],
     }
+
+
+def with_new_defaults(settings: dict) -> dict:
+    """An older version's settings with the keys added since at their defaults (`judge.template` came
+    later, defaulting to JudgeLM's): what that version did, so its runs stay resumable."""
+    filled = {**settings}
+    for section, model in (("input", InputSpec), ("judge", JudgeSpec)):
+        defaults = {name: field.get_default(call_default_factory=True) for name, field in model.model_fields.items()
+                    if not field.is_required()}
+        plain = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in defaults.items()}
+        filled[section] = {**{k: v for k, v in plain.items() if k not in THROUGHPUT_ONLY[section]}, **settings[section]}
+    return filled
 
 
 def differences(old: object, new: object, where: str = "") -> list[str]:
@@ -113,7 +126,7 @@ def prepare_output(paths: RunFolder, spec: dict, files: dict[str, list], restart
     if old is None:
         raise RunRefused(f"{paths.root} holds judgments but no manifest.json, so it cannot be resumed; "
                          "run with --restart to start over, or choose another output")
-    changed = differences(judging_settings(old["spec"]), judging_settings(spec))
+    changed = differences(with_new_defaults(judging_settings(old["spec"])), judging_settings(spec))
     for key, what in (("inputs", "input files"), ("model_files", "judge model files")):
         if old.get(key) != files[key]:
             changed.append(f"{what} added, removed or changed since that run")

@@ -73,3 +73,17 @@ def test_finished_rows_are_flagged_per_source_and_counted_per_folder(tmp_path):
     assert (judged, quarantined) == (6, 1)
     assert done["/a.jsonl"].tolist() == [True] * 4 + [False] * 2 + [True] * 2 + [False] * 2
     assert done["/b.jsonl"].tolist() == [False, True, False] and "/c.jsonl" not in done
+
+
+def test_a_run_written_before_judge_families_existed_still_resumes(tmp_path):
+    # Its spec has no judge.template / judge.rubric / input.models: it judged with JudgeLM's templates.
+    paths = RunFolder(str(tmp_path / "out"))
+    files = {"inputs": [["/in.jsonl", 100, 1]], "model_files": []}
+    older = spec()
+    for section, key in (("judge", "template"), ("judge", "rubric"), ("input", "models")):
+        del older[section][key]
+    manifest(paths, older, files)
+    committed(paths, paths.judgments, range(3), "/in.jsonl")
+    assert "resuming" in resume.prepare_output(paths, spec(), files, restart=False)
+    with pytest.raises(resume.RunRefused, match=r"judge.template: 'judgelm' -> 'mtbench'"):
+        resume.prepare_output(paths, spec(template="mtbench"), files, restart=False)
