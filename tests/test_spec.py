@@ -370,3 +370,8 @@ def test_judge_families_refuse_what_they_cannot_do():
         spec_from_dict({**base, "judge": {"model": "m", "template": "prometheus", "mode": "multi"}})
     spec = spec_from_dict({**base, "judge": {"model": "m", "template": "prometheus", "mode": "single", "rubric": "R"}})
     assert (spec.judge.template, spec.judge.rubric) == ("prometheus", "R")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "jobs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_spec_validates(path):
+    assert load_spec(path).name == path.stem

@@ -1,6 +1,6 @@
 """The new judge families and input formats end to end on a real local Ray with real engines, run from the
-example specs in jobs/: MT-bench's folder and chat prompts, Prometheus grading, hh-rlhf dialogues,
-EvalBiasBench, each with its evaluation, and MM-Vet rows with their images."""
+example specs in jobs/: MT-bench's folder and chat prompts, Prometheus absolute grading, hh-rlhf dialogues,
+EvalBiasBench by Prometheus' relative grading, each with its evaluation, and MM-Vet rows with their images."""
 
 from __future__ import annotations
 
@@ -95,10 +95,13 @@ def test_hh_rlhf_dialogues_agreement_with_chosen(ray_local, tiny_model, shared_d
     assert metrics["n"] == 16 and metrics["both_orders"] == 16 and metrics["consistency"] is not None
 
 
-def test_evalbiasbench_per_bias_category(ray_local, tiny_model, shared_data, tmp_path):
-    results, judged = run_example("evalbiasbench", tmp_path, tiny_model)
+def test_evalbiasbench_per_bias_category_by_prometheus_relative_grading(ray_local, tiny_model, shared_data, tmp_path):
+    # The example spec judges with JudgeLM's template; here with Prometheus' relative grading ([RESULT] A/B).
+    results, judged = run_example("evalbiasbench", tmp_path, tiny_model, "judge.template=prometheus", "judge.fast=false",
+                                  "judge.rubric=Which response is more helpful, correct and honest?")
     counts_add_up(results[0][1])
-    assert len(judged) == 80
+    assert len(judged) == 80 and {r["template"] for r in judged} == {"prometheus"}
+    never_a_tie_on_failure(judged)
     metrics = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
     groups = metrics["groups"]["category"]
     assert len(groups) == 6 and sum(g["n"] for g in groups.values()) == 80
