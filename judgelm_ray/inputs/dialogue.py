@@ -77,19 +77,25 @@ def check_row(turns: list[dict] | None, answer_turns: list[list[dict]] | None, n
             check_order(turns + own, field)
 
 
-def split_dialogues(dialogues: list[list[dict]], field: str = "answers") -> dict:
+def split_dialogues(dialogues: list[list[dict]], field: str = "answers", names: list[str] | None = None) -> dict:
     """Per-answer whole dialogues that share everything but their final assistant turn (hh-rlhf's chosen
-    and rejected) -> {"turns", "question", "answers"} of a canonical dialogue row."""
+    and rejected) -> {"turns", "question", "answers"} of a canonical dialogue row. Errors name dialogue i
+    as `names[i]` (the record's own fields, e.g. "rejected") or else as field[i]."""
+    def where(i: int) -> tuple[str, int | None]:  # RowError's field and index for dialogue i
+        return (names[i], None) if names else (field, i)
+
     for i, dialogue in enumerate(dialogues):
         if len(dialogue) < 2 or dialogue[-1]["role"] != "assistant" or dialogue[-2]["role"] != "user":
-            raise RowError(field, "must end with a user turn and the assistant's answer to it", i)
-        check_order(dialogue, f"{field}[{i}]")
+            raise RowError(where(i)[0], "must end with a user turn and the assistant's answer to it", where(i)[1])
+        check_order(dialogue, names[i] if names else f"{field}[{i}]")
     shared = dialogues[0][:-1]
+    first = repr(names[0]) if names else f"{field}[0]"
     for i, dialogue in enumerate(dialogues[1:], 1):
-        if dialogue[:-1] != shared:
-            at = next((j for j, (a, b) in enumerate(zip(dialogue, shared)) if a != b), min(len(dialogue), len(shared)) - 1)
-            raise RowError(field, f"does not share the dialogue before the final assistant turn with {field}[0] "
-                                  f"(they differ at turn {at}); only the last assistant turn may differ", i)
+        own = dialogue[:-1]
+        if own != shared:
+            at = next((j for j, (a, b) in enumerate(zip(shared, own)) if a != b), min(len(shared), len(own)))
+            raise RowError(where(i)[0], f"does not share the dialogue before the final assistant turn with {first} "
+                                        f"(they differ at turn {at}); only the last assistant turn may differ", where(i)[1])
     return {"turns": shared[:-1], "question": shared[-1]["content"], "answers": [d[-1]["content"] for d in dialogues]}
 
 

@@ -42,8 +42,7 @@ def adapt(rec: dict) -> tuple[dict, dict]:
         odd = "chosen" if isinstance(rec["rejected"], list) else "rejected"
         raise f.RowError(odd, "is not of the same kind as the other answer; give both as text or both as messages")
     dialogues = [_dialogue(lead, rec[field], field) for field in ANSWERS]
-    _check_shared(dialogues)
-    split = dialogue.split_dialogues(dialogues, "answers")
+    split = dialogue.split_dialogues(dialogues, names=list(ANSWERS))
     values = {"question": split["question"], "answers": split["answers"], "turns": split["turns"] or None,
               "reference": None, "gold_verdict": "1", "gold_scores": None}
     return values, f.rest(rec, {"id", "prompt", *ANSWERS})
@@ -107,12 +106,3 @@ def transcript(text: str, field: str) -> list[dict]:
         raise f.RowError(field, "ends with a Human turn; the transcript ends with the Assistant's answer", last)
     return turns
 
-
-def _check_shared(dialogues: list[list[dict]]) -> None:
-    """chosen and rejected share all but their final turn; a difference is named as rejected's here
-    (`dialogue.split_dialogues` would name it answers[1])."""
-    shared, other = dialogues[0][:-1], dialogues[1][:-1]
-    if other != shared:
-        at = next((i for i, (a, b) in enumerate(zip(shared, other)) if a != b), min(len(shared), len(other)))
-        raise f.RowError("rejected", f"does not share the dialogue before the final assistant turn with 'chosen' "
-                                     f"(they differ at turn {at}); only the last assistant turn may differ")
