@@ -17,6 +17,7 @@ special-token text gets the very same ids as with special tokens parsed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -34,6 +35,7 @@ class Tokenizer:
     def __init__(self, model: str) -> None:
         folder = Path(model)
         self.folder = model
+        self._chat = None  # transformers' tokenizer, loaded for the first chat prompt
         config_path = folder / "tokenizer_config.json"
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         self.fast = None
@@ -129,32 +131,34 @@ class Tokenizer:
             self.fast.encode_special_tokens = True
 
     def _chat_tokenizer(self):
-        if getattr(self, "_chat", None) is None:
+        if self._chat is None:
             from transformers import AutoTokenizer  # only chat prompts pay for importing transformers
 
             self._chat = self.slow if self.fast is None else AutoTokenizer.from_pretrained(self.folder)
         return self._chat
 
-    @property
+    @functools.cached_property
     def bos_id(self) -> int | None:
         """The token the tokenizer puts before every prompt, if any."""
         empty = self.encode([""])[0]
         return empty[0] if empty else None
+
+    @functools.cached_property
+    def _newline(self) -> list[int]:
+        return self._encode_piece("\n", as_text=True)
+
+    def with_images(self, ids: list[int], n_images: int, image_id: int) -> list[int]:
+        """Prompt ids with one image placeholder and a newline per image at the start, after the BOS, as
+        LLaVA's "<image>\n<prompt>" puts them; the engine replaces each placeholder by the image's features.
+        The placeholder goes in as an id: written as text it would be encoded as text (see the module doc)."""
+        start = 1 if ids and self.bos_id is not None and ids[0] == self.bos_id else 0
+        return ids[:start] + ([image_id] + self._newline) * n_images + ids[start:]
 
     def has_special_text(self, text: str) -> bool:
         return any(token in text for token in self.special_tokens)
 
     def decode(self, ids: list[int]) -> str:
         return (self.fast or self.slow).decode(ids, skip_special_tokens=True)
-
-
-def with_images(ids: list[int], n_images: int, image_id: int, tokens: Tokenizer) -> list[int]:
-    """Prompt ids with one image placeholder and a newline per image at the start, after the BOS, as
-    LLaVA's "<image>\n<prompt>" puts them; the engine replaces each placeholder by the image's features.
-    The placeholder goes in as an id: written as text it would be encoded as text (see the module doc)."""
-    start = 1 if ids and tokens.bos_id is not None and ids[0] == tokens.bos_id else 0
-    newline = tokens._encode_piece("\n", as_text=True)
-    return ids[:start] + ([image_id] + newline) * n_images + ids[start:]
 
 
 def context_length(model: str) -> int | None:
@@ -168,7 +172,7 @@ def context_length(model: str) -> int | None:
 
 # config.json keys that name a vision-language model's image placeholder: LLaVA, Gemma 3, Mistral 3 and
 # PaliGemma say image_token_index; Idefics3/SmolVLM, Qwen2-VL and most newer ones image_token_id.
-_IMAGE_TOKEN_KEYS = ("image_token_index", "image_token_id")
+IMAGE_TOKEN_KEYS = ("image_token_index", "image_token_id")
 
 
 def image_token(model: str) -> tuple[str, int] | None:
@@ -185,7 +189,7 @@ def image_token(model: str) -> tuple[str, int] | None:
     image (Qwen2-VL's <|vision_start|><|image_pad|><|vision_end|>) are not covered by this convention.
     """
     config = _read_json(os.path.join(model, "config.json"))
-    found = next((config[key] for key in _IMAGE_TOKEN_KEYS if isinstance(config.get(key), int)), None)
+    found = next((config[key] for key in IMAGE_TOKEN_KEYS if isinstance(config.get(key), int)), None)
     if found is None:
         return None
     for token in _read_json(os.path.join(model, "tokenizer.json")).get("added_tokens", []):

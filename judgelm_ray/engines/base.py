@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Protocol
 
+from judgelm_ray.tokenizer import IMAGE_TOKEN_KEYS
+
 
 @dataclass(frozen=True)
 class GenerationParams:
@@ -66,13 +68,9 @@ def decode_image(data: bytes):
 
 
 def image_token_id(config) -> int | None:
-    """A transformers config's image placeholder id; None for a text-only model. LLaVA-style configs
-    name it image_token_index (LlavaConfig maps image_token_id to it), most others image_token_id."""
-    for name in ("image_token_id", "image_token_index"):
-        value = getattr(config, name, None)
-        if isinstance(value, int):
-            return value
-    return None
+    """A transformers config's image placeholder id; None for a text-only model (the keys the tokenizer
+    reads from config.json, `tokenizer.IMAGE_TOKEN_KEYS`)."""
+    return next((value for name in IMAGE_TOKEN_KEYS if isinstance(value := getattr(config, name, None), int)), None)
 
 
 def check_placeholders(prompt: ImagePrompt, image_id: int, index: int) -> None:

@@ -144,7 +144,7 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
     token_ids = tokens.encode_prompts([r["prompt"] for r in requests]) if requests else []
     for request, ids in zip(requests, token_ids):
         if request["images"]:
-            ids = tokenizer.with_images(ids, len(request["images"]), image_placeholder(judge.model), tokens)
+            ids = tokens.with_images(ids, len(request["images"]), image_placeholder(judge.model))
         request.update(prompt_token_ids=ids, prompt_tokens=len(ids))
     for prepared in out:
         if prepared["requests"] is None:

@@ -46,11 +46,11 @@ def prompts(tiny_vlm) -> list:
     _, image_id = tokenizer.image_token(tiny_vlm)
     question, judge = tokens.encode(["What is in the picture?", "[Question]\nDescribe it.\n[Answer]\nA red box."])
     return [
-        ImagePrompt(tokenizer.with_images(question, 1, image_id, tokens), [RED]),
-        ImagePrompt(tokenizer.with_images(question, 1, image_id, tokens), [BLUE]),
-        ImagePrompt(tokenizer.with_images(judge, 2, image_id, tokens), [GRADIENT, TRANSLUCENT]),
+        ImagePrompt(tokens.with_images(question, 1, image_id), [RED]),
+        ImagePrompt(tokens.with_images(question, 1, image_id), [BLUE]),
+        ImagePrompt(tokens.with_images(judge, 2, image_id), [GRADIENT, TRANSLUCENT]),
         judge,  # a text prompt to the same model
-        ImagePrompt(tokenizer.with_images(judge, 1, image_id, tokens), [TRANSLUCENT]),
+        ImagePrompt(tokens.with_images(judge, 1, image_id), [TRANSLUCENT]),
     ]
 
 
