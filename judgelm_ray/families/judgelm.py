@@ -13,15 +13,13 @@ A single-turn row's prompt is byte-identical to JudgeLM's, so released checkpoin
 
 from __future__ import annotations
 
-from judgelm_ray import prompts, verdicts
+from judgelm_ray import modes, prompts, verdicts
 from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.inputs.dialogue import as_text
-from judgelm_ray.modes import multi, pairwise, single
 
-MODES = ("pairwise", "single", "multi")
+MODES = tuple(modes.MODES)  # JudgeLM has a prompt for every mode
 FAST = True  # the score line comes first
 DELIMITERS = prompts.DELIMITERS
-_MODES = {"pairwise": pairwise, "single": single, "multi": multi}
 
 
 def check(row: dict, mode: str, use_reference: bool) -> str | None:
@@ -33,7 +31,7 @@ def check(row: dict, mode: str, use_reference: bool) -> str | None:
 
 def prompt(row: dict, mode: str, use_reference: bool) -> str:
     question, answers, reference = slots(row)
-    return _MODES[mode].prompt(question, answers, reference, use_reference)
+    return modes.get(mode).prompt(question, answers, reference, use_reference)
 
 
 def slots(row: dict) -> tuple[str, list[str], str | None]:
@@ -59,4 +57,4 @@ def _turn(role: str, content: str) -> dict:
 
 
 def parse(text: str, mode: str, n_answers: int, policy: str) -> verdicts.ParsedJudgment:
-    return _MODES[mode].parse(text, n_answers, policy)
+    return modes.get(mode).parse(text, n_answers, policy)
