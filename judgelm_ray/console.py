@@ -197,8 +197,27 @@ def judge_summary(manifest: dict) -> str:
         ("rows/s", number(stats["rows_per_second"], "{:.2f}")),
         ("tokens/s (prompt+generated)", number(stats["tokens_per_second"], "{:.1f}")),
         ("generated tokens/s", number(stats["generated_tokens_per_second"], "{:.1f}")),
+        *([("cost (judge.endpoint.price_per_million)", f"{stats['cost']:,.4f}")] if stats.get("cost") is not None else []),
         ("status", manifest["status"]),
         ("output", manifest["outputs"]["judgments"]),
+    ]
+    return summary_table(lines)
+
+
+def teacher_summary(manifest: dict) -> str:
+    """The table printed at the end of the teacher step."""
+    counts, stats = manifest["counts"], manifest["stats"]
+    if manifest["status"] != "succeeded":
+        return summary_table([("status", manifest["status"])])
+    lines = [
+        ("answer pairs", number(counts["pairs"])),
+        ("training records", number(counts["records"])),
+        ("quarantined", number(counts["quarantined"])),
+        ("unparseable (kept, marked)", number(counts["unparseable"])),
+        ("judged with reference", number(counts["judged_with_reference"])),
+        ("tokens (prompt / completion)", f"{number(stats['prompt_tokens'])} / {number(stats['completion_tokens'])}"),
+        ("cost (endpoint.price_per_million)", number(stats["cost"], "{:,.4f}")),
+        ("records", manifest["outputs"]["records"]),
     ]
     return summary_table(lines)
 

@@ -1,4 +1,4 @@
-"""A spec's sections run in order: train -> judge -> evaluate, each writing its manifest.
+"""A spec's sections run in order: teacher -> train -> judge -> evaluate, each writing its manifest.
 
 The one place that runs more than one job: the jobs themselves never import each other.
 """
@@ -20,6 +20,11 @@ def run_job(spec: JobSpec, restart: bool = False) -> list[tuple[str, dict, str]]
     """
     check_output(spec.output)
     results = []
+    if spec.teacher is not None:
+        taught = _teach(spec, restart)
+        results.append(("teacher", taught, console.teacher_summary(taught)))
+        if taught["status"] != "succeeded":
+            return results
     if spec.train is not None:
         from judgelm_ray.train.run import run_train
 
@@ -39,6 +44,24 @@ def run_job(spec: JobSpec, restart: bool = False) -> list[tuple[str, dict, str]]
         results.append(("evaluate", evaluation, console.evaluation_summary(evaluation["metrics"])))
     results.append(("inspect", *_inspect_page(spec.output)))
     return results
+
+
+def _teach(spec: JobSpec, restart: bool) -> dict:
+    """The teacher's judge passes (each resumes like any judge run), then its records."""
+    from judgelm_ray.judge import run_judge
+    from judgelm_ray.manifest import utc_now
+    from judgelm_ray.teacher import run as teacher
+
+    started, manifests = utc_now(), {}
+    for name, job in teacher.passes(spec):
+        if name == "reference" and not teacher.has_references(manifests["plain"]):
+            console.say("teacher: no pair has a reference answer, so none is judged with one")
+            continue
+        console.say(f"teacher: judging the pairs {'with' if name == 'reference' else 'without'} the reference")
+        manifests[name] = run_judge(job, restart=restart)
+        if manifests[name]["status"] != "succeeded":
+            return {**manifests[name], "counts": {}, "stats": {}}
+    return teacher.write_records(spec, manifests, started)
 
 
 def _inspect_page(output: str) -> tuple[dict, str]:

@@ -8,8 +8,11 @@
     <output>/eval/                  metrics.json, report.md, plots     (evaluate job)
     <output>/train/                 model/, checkpoints/, deepspeed_config.json, train_spec.json,
                                     manifest.json                      (train job)
+    <output>/teacher/               records.jsonl (JudgeLM-format training records), manifest.json,
+                                    plain/ and reference/: its two judge runs   (teacher step)
 
-`judge.model` may name a training run folder or the job folder above it (`resolve_judge_model`).
+`judge.model` may name a training run folder or the job folder above it (`resolve_judge_model`);
+`train.data.path` a teacher folder or the job folder above it (`resolve_train_data`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pyarrow.fs as pafs
 from judgelm_ray import storage
 
 MODEL_DIR = "model"
+TEACHER_RECORDS = "records.jsonl"
 
 
 def _under_root(*parts: str) -> property:
@@ -44,6 +48,18 @@ class RunFolder:
     eval = _under_root("eval")
     # A sub-folder, so a spec that trains and judges keeps two manifests apart.
     train = _under_root("train")
+    teacher = _under_root("teacher")
+
+
+@dataclass(frozen=True)
+class TeacherFolder:
+    """The teacher step's folder, `RunFolder.teacher`: each pass is a judge run folder of its own."""
+
+    root: str
+    records = _under_root(TEACHER_RECORDS)
+    manifest = _under_root("manifest.json")
+    plain = _under_root("plain")  # judged without the reference
+    reference = _under_root("reference")  # judged with it
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,14 @@ def resolve_judge_model(path: str) -> str:
     """`judge.model` naming a training run folder (or the job folder above it) -> its exported model."""
     for candidate in (storage.join(path, MODEL_DIR), storage.join(path, "train", MODEL_DIR)):
         if _is_file(storage.join(candidate, "config.json")):
+            return candidate
+    return path
+
+
+def resolve_train_data(path: str) -> str:
+    """`train.data.path` naming a teacher folder (or the job folder above it) -> the records it wrote."""
+    for candidate in (storage.join(path, TEACHER_RECORDS), storage.join(path, "teacher", TEACHER_RECORDS)):
+        if _is_file(candidate):
             return candidate
     return path
 

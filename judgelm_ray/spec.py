@@ -54,6 +54,11 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class PairsSpec(_Spec):
+    per_question: int = Field(ge=1, description="pairs of models drawn per question (all where fewer exist)")
+    seed: int = Field(0, description="seed of the draw (a function of seed and question only: stable on resume)")
+
+
 class InputSpec(_Spec):
     path: str = Field(min_length=1, description="input file, folder or glob; local or s3://")
     format: InputFormat = Field("canonical", description="input format of the records (see the README's table)")
@@ -65,8 +70,26 @@ class InputSpec(_Spec):
     )
     block_rows: int = Field(4096, ge=1, description="rows per block a read task hands on: bounds its memory")
     models: list[Annotated[str, Field(min_length=1)]] | None = Field(
-        None, description="format mtbench: the model_answer files to pair (one: single grading); null: all pairs"
+        None, description="formats that pair answer files (mtbench, judgelm-answers): the models to pair "
+        "(mtbench, one: single grading); null: all"
     )
+    pairs: PairsSpec | None = Field(
+        None, description="formats that pair answer files: which pairs of models per question; null: all pairs"
+    )
+
+    @property
+    def pair_draw(self) -> tuple[int, int] | None:
+        """`pairs` as the joining formats take it: (per_question, seed), or None for every pair."""
+        return (self.pairs.per_question, self.pairs.seed) if self.pairs else None
+
+    @field_validator("models", "pairs")
+    @classmethod
+    def _only_where_paired(cls, value: Any, info: ValidationInfo) -> Any:
+        fmt = info.data.get("format")
+        if value is not None and fmt is not None and not inputs.joins(fmt):
+            joining = ", ".join(name for name in inputs.FORMATS if inputs.joins(name))
+            raise ValueError(f"only for the formats that pair answer files ({joining}), not '{fmt}'")
+        return value
 
 
 class SamplingSpec(_Spec):
@@ -93,9 +116,111 @@ class PoolSpec(_Spec):
         return value
 
 
-class JudgeSpec(_Spec):
-    model: str = Field(min_length=1, description="local HF folder, s3:// folder, a training run folder, or an HF id")
+class PriceSpec(_Spec):
+    prompt: float = Field(ge=0, description="price of a million prompt tokens")
+    completion: float = Field(ge=0, description="price of a million completion tokens")
+
+
+class EndpointSpec(_Spec):
+    base_url: str = Field(pattern=r"^https?://", description="the OpenAI-compatible API, e.g. http://host:8000/v1")
+    model: str = Field(min_length=1, description="the served model's name (the `model` column records it)")
+    api: Literal["completions", "chat"] = Field(
+        "completions", description="completions: raw prompts (/v1/completions); chat: messages (/v1/chat/completions)"
+    )
+    api_key_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the environment variable holding the key (the key itself is never written anywhere); null: none",
+    )
+    timeout_s: float = Field(120.0, gt=0, description="seconds one request may take")
+    concurrency: int = Field(32, ge=1, description="requests in flight per actor (keep pool.batch_size above it)")
+    requests_per_second: float | None = Field(None, gt=0, description="rate limit of the whole run; null: none")
+    tokens_per_minute: float | None = Field(
+        None, gt=0, description="rate limit of the whole run, prompt tokens + max_tokens per request; null: none"
+    )
+    max_retries: int = Field(
+        8, ge=0, description="retries of a request on 429, 5xx and connection errors (the defaults wait ~1.5 min)"
+    )
+    backoff_s: float = Field(1.0, gt=0, description="first wait before a retry; doubles per retry, with jitter")
+    max_backoff_s: float = Field(60.0, gt=0, description="longest wait between two tries (Retry-After may ask more)")
+    fail_after: int = Field(
+        20, ge=1, description="stop the run when this many requests in a row fail after their retries"
+    )
+    price_per_million: PriceSpec | None = Field(None, description="{prompt, completion} price: the run's cost")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="more request fields, sent as given: the server's own settings "
+        "(vLLM's top_k or structured_outputs, ...)",
+    )
+
+
+# Endpoint settings that change how fast rows are judged or what the run costs, never a judgment.
+ENDPOINT_THROUGHPUT_ONLY = ("timeout_s", "concurrency", "requests_per_second", "tokens_per_minute", "max_retries",
+                            "backoff_s", "max_backoff_s", "fail_after", "price_per_million")
+
+
+class EngineSpec(_Spec):
+    """What runs a judge model: shared by the judge section and the teacher's."""
+
     engine: Literal[tuple(ENGINES)] = Field("vllm", description="inference backend (engines.ENGINES)")
+    model: str | None = Field(
+        None, min_length=1, validate_default=True,
+        description="local HF folder, s3:// folder, a training run folder, or an HF id; engine openai: "
+        "optional, a local tokenizer folder for length checks and token-id prompts",
+    )
+    endpoint: EndpointSpec | None = Field(None, validate_default=True, description="engine openai: the API")
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="decoding settings")
+    max_model_len: int | None = Field(None, ge=16, description="context length in tokens; null: the model's own")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="dtype of the weights; auto: the checkpoint's"
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
+    pool: PoolSpec = Field(
+        default_factory=PoolSpec, validate_default=True, description="the autoscaling pool of judge actors"
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model_unless_api(cls, value: str | None, info: ValidationInfo) -> str | None:
+        engine = info.data.get("engine")
+        if value is None and engine is not None and engine != "openai":
+            raise ValueError(f"required with engine '{engine}' (the judge model's folder or name)")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_for_api(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        engine = info.data.get("engine")
+        if engine == "openai" and value is None:
+            raise ValueError("required with engine 'openai': give base_url and model")
+        if engine is not None and engine != "openai" and value is not None:
+            raise ValueError(f"only for engine 'openai' (engine '{engine}' runs the model itself)")
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_fits_engine(cls, pool: PoolSpec, info: ValidationInfo) -> PoolSpec:
+        if info.data.get("engine") == "openai":
+            # The model runs behind the API: an actor holds only its HTTP client.
+            if "gpus_per_actor" not in pool.model_fields_set:
+                return pool.model_copy(update={"gpus_per_actor": 0.0})
+            if pool.gpus_per_actor > 0:
+                raise ValueError("gpus_per_actor must be 0 with engine 'openai' (its model runs behind the API)")
+            return pool
+        tp = info.data.get("tensor_parallel_size")
+        # gpus_per_actor == 0 is a CPU-only actor, where tensor parallelism needs no GPUs.
+        if tp is not None and 0 < pool.gpus_per_actor < tp:
+            raise ValueError(
+                f"pool.gpus_per_actor ({pool.gpus_per_actor:g}) must be >= tensor_parallel_size ({tp}):"
+                " each actor holds all tensor-parallel shards of one model"
+            )
+        return pool
+
+    @property
+    def model_name(self) -> str:
+        """What the `model` column records: the served model's name behind an API, else the model."""
+        return self.endpoint.model if self.endpoint is not None else self.model
+
+
+class JudgeSpec(EngineSpec):
     mode: Literal[tuple(modes.MODES)] = Field("pairwise", description="what the judge is asked (modes.MODES)")
     template: Literal[tuple(families.FAMILIES)] = Field(
         "judgelm", description="judge family: its prompt templates and verdict parser (families.FAMILIES)"
@@ -108,13 +233,6 @@ class JudgeSpec(_Spec):
     )
     swap: bool = Field(False, description="also judge every row with its answers in reverse order")
     fast: bool = Field(False, description="stop after the score line (JudgeLM's fast eval)")
-    sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="decoding settings")
-    max_model_len: int | None = Field(None, ge=16, description="context length in tokens; null: the model's own")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="dtype of the weights; auto: the checkpoint's"
-    )
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
-    pool: PoolSpec = Field(default_factory=PoolSpec, description="the autoscaling pool of judge actors")
     parse: Literal[verdicts.POLICIES] = Field("judgelm", description="score-line parser: judgelm (JudgeLM's) or lenient")
     # The templates stay byte-exact (JudgeLM's checkpoints need them), so the guard reports; it never rewrites.
     guard: Literal["flag", "quarantine", "off"] = Field(
@@ -144,6 +262,19 @@ class JudgeSpec(_Spec):
                              f"{' or '.join(repr(m) for m in families.FAMILIES[value].MODES)}")
         return value
 
+    @field_validator("template")
+    @classmethod
+    def _family_reaches_api(cls, value: str, info: ValidationInfo) -> str:
+        endpoint = info.data.get("endpoint")
+        if endpoint is None:
+            return value
+        if value == "judgelm-mmvet":
+            raise ValueError("cannot be judgelm-mmvet with engine 'openai': it does not send images")
+        if endpoint.api == "completions" and families.FAMILIES[value].CHAT and info.data.get("model") is None:
+            raise ValueError(f"'{value}' writes chat messages: set judge.endpoint.api to chat, or judge.model to a "
+                             "local tokenizer folder whose chat template makes the raw prompt")
+        return value
+
     @field_validator("fast")
     @classmethod
     def _fast_needs_verdict_first(cls, value: bool, info: ValidationInfo) -> bool:
@@ -161,17 +292,23 @@ class JudgeSpec(_Spec):
             raise ValueError(f"cannot be true with mode '{mode}': swapping needs two or more answers to reorder")
         return value
 
-    @field_validator("pool")
-    @classmethod
-    def _pool_fits_tp(cls, pool: PoolSpec, info: ValidationInfo) -> PoolSpec:
-        tp = info.data.get("tensor_parallel_size")
-        # gpus_per_actor == 0 is a CPU-only actor, where tensor parallelism needs no GPUs.
-        if tp is not None and 0 < pool.gpus_per_actor < tp:
-            raise ValueError(
-                f"pool.gpus_per_actor ({pool.gpus_per_actor:g}) must be >= tensor_parallel_size ({tp}):"
-                " each actor holds all tensor-parallel shards of one model"
-            )
-        return pool
+
+class TeacherSpec(EngineSpec):
+    """A strong judge that labels answer pairs for training, as GPT-4 labelled JudgeLM-100K: JudgeLM's pairwise
+    template, full explanations, once without and once with the reference."""
+
+    input: InputSpec = Field(description="questions with answers from several models (pairs of them are judged)")
+    with_reference: bool = Field(
+        True, description="also judge the pairs that have a reference with it (text_w_reference, score_w_reference)"
+    )
+    guard: Literal["flag", "quarantine", "off"] = Field("flag", description="as judge.guard")
+
+    def judge_spec(self, with_reference: bool) -> JudgeSpec:
+        """The judge section of one of the teacher's two passes."""
+        own = self.model_dump(exclude={"input", "with_reference"})
+        return JudgeSpec.model_validate(
+            {**own, "mode": "pairwise", "template": "judgelm", "reference": "always" if with_reference else "never"}
+        )
 
 
 class TrainDataSpec(_Spec):
@@ -272,8 +409,9 @@ class JobSpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the run's name; {name} in output expands to it")
     seed: int = Field(0, description="engine and bootstrap seed")
     input: InputSpec | None = Field(None, description="the rows to judge")
-    # Sections run in this order; a spec needs a judge or a train section (or both).
-    train: TrainSpec | None = Field(None, description="fine-tune a judge (runs first)")
+    # Sections run in this order; a spec needs a teacher, a train or a judge section.
+    teacher: TeacherSpec | None = Field(None, description="label answer pairs with a teacher judge (runs first)")
+    train: TrainSpec | None = Field(None, description="fine-tune a judge (runs after the teacher)")
     judge: JudgeSpec | None = Field(None, validate_default=True, description="judge the input rows")
     evaluate: EvaluateSpec | None = Field(None, description="score the judgments against gold (runs last)")
     output: str = Field(
@@ -293,8 +431,8 @@ class JobSpec(_Spec):
     @classmethod
     def _judge_or_train(cls, judge: JudgeSpec | None, info: ValidationInfo) -> JudgeSpec | None:
         # A section that failed validation is absent from info.data: its own error is enough.
-        if judge is None and "train" in info.data and info.data["train"] is None:
-            raise ValueError("a spec needs a judge section, a train section, or both")
+        if judge is None and all(name in info.data and info.data[name] is None for name in ("teacher", "train")):
+            raise ValueError("a spec needs a teacher, a train or a judge section")
         if judge is not None and "input" in info.data and info.data["input"] is None:
             raise ValueError("needs an input section (the rows to judge)")
         return judge

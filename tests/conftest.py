@@ -18,6 +18,14 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def chat_model(tiny_model, tmp_path_factory) -> str:
+    """The tiny judge with ChatML special tokens and a chat template (`support.models.with_chat_template`)."""
+    from support.models import with_chat_template
+
+    return with_chat_template(tiny_model, tmp_path_factory.mktemp("chat") / "model")
+
+
+@pytest.fixture(scope="session")
 def tiny_vlm(tmp_path_factory) -> str:
     """A tiny random vision-language judge (Idefics3: an image encoder before a tiny Llama)."""
     from judgelm_ray.demo.tiny_vlm import build_tiny_vlm

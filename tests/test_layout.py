@@ -1,6 +1,6 @@
 """The floor plan's import rules (see README "Layout"), checked on the source without importing it.
 
-- the three jobs (judge/, train/, evaluate/) never import each other;
+- the jobs (teacher/, judge/, train/, evaluate/) never import each other (`job.py` runs them in order);
 - the shared concepts (inputs/, modes/, families/, prompts, verdicts, engines/) never import a job, and of
   the plumbing only `storage`;
 - no import circles between modules (a package and its own submodules aside);
@@ -14,7 +14,7 @@ import ast
 from support import REPO
 
 PACKAGE = "judgelm_ray"
-JOBS = ("judge", "train", "evaluate")
+JOBS = ("teacher", "judge", "train", "evaluate")
 CONCEPTS = ("inputs", "modes", "families", "prompts", "verdicts", "engines", "tokenizer")
 
 

@@ -37,10 +37,12 @@ def test_defaults_filled(tmp_path):
         "name": "demo",
         "seed": 0,
         "input": {"path": "data/x.jsonl", "format": "canonical", "fields": {}, "split_mb": 64, "block_rows": 4096,
-                  "models": None},
+                  "models": None, "pairs": None},
+        "teacher": None,
         "judge": {
-            "model": "/models/judgelm-7b",
             "engine": "vllm",
+            "model": "/models/judgelm-7b",
+            "endpoint": None,
             "mode": "pairwise",
             "template": "judgelm",
             "rubric": None,
@@ -144,7 +146,8 @@ def test_section_must_be_mapping():
 
 def test_missing_required_fields():
     lines = errors_of({"input": {}, "judge": {}})
-    assert set(lines) == {"name: Field required", "input.path: Field required", "judge.model: Field required"}
+    assert set(lines) == {"name: Field required", "input.path: Field required",
+                          "judge.model: required with engine 'vllm' (the judge model's folder or name)"}
 
 
 @pytest.mark.parametrize("name", ["has space", "a/b", "..", ""])
@@ -375,3 +378,50 @@ def test_judge_families_refuse_what_they_cannot_do():
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "jobs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_spec_validates(path):
     assert load_spec(path).name == path.stem
+
+
+ENDPOINT = {"base_url": "http://127.0.0.1:8000/v1", "model": "judge"}
+
+
+def test_an_api_judge_needs_an_endpoint_and_no_model_or_gpu():
+    spec = spec_from_dict(base(judge={"engine": "openai", "endpoint": ENDPOINT}))
+    assert spec.judge.model is None and spec.judge.model_name == "judge"
+    assert spec.judge.pool.gpus_per_actor == 0  # the model runs behind the API
+    assert spec.judge.endpoint.api == "completions" and spec.judge.endpoint.api_key_env is None
+    assert errors_of(base(judge={"engine": "openai"})) == [
+        "judge.endpoint: required with engine 'openai': give base_url and model"]
+    assert errors_of(base(judge={"endpoint": ENDPOINT})) == [
+        "judge.model: required with engine 'vllm' (the judge model's folder or name)",
+        "judge.endpoint: only for engine 'openai' (engine 'vllm' runs the model itself)"]
+    assert errors_of(base(judge={"engine": "openai", "endpoint": ENDPOINT, "pool": {"gpus_per_actor": 1.0}})) == [
+        "judge.pool: gpus_per_actor must be 0 with engine 'openai' (its model runs behind the API)"]
+    assert errors_of(base(judge={"engine": "openai", "endpoint": {**ENDPOINT, "api_key_env": "sk-abc 123"}}))[0].startswith(
+        "judge.endpoint.api_key_env: String should match pattern")
+
+
+def test_chat_families_reach_an_api_through_chat_or_a_local_chat_template():
+    chat = base(judge={"engine": "openai", "endpoint": {**ENDPOINT, "api": "chat"}, "template": "mtbench"})
+    assert spec_from_dict(chat).judge.template == "mtbench"
+    raw = base(judge={"engine": "openai", "endpoint": ENDPOINT, "template": "mtbench"})
+    assert errors_of(raw) == ["judge.template: 'mtbench' writes chat messages: set judge.endpoint.api to chat, or "
+                              "judge.model to a local tokenizer folder whose chat template makes the raw prompt"]
+    assert spec_from_dict(base(judge={**raw["judge"], "model": "tok"})).judge.model == "tok"
+    vision = base(judge={"engine": "openai", "endpoint": ENDPOINT, "template": "judgelm-mmvet", "mode": "single"})
+    assert errors_of(vision) == ["judge.template: cannot be judgelm-mmvet with engine 'openai': it does not send images"]
+
+
+def test_pairs_only_for_formats_that_pair_answer_files():
+    spec = spec_from_dict(base(input={"path": "f", "format": "mtbench", "pairs": {"per_question": 2, "seed": 3}}))
+    assert (spec.input.pairs.per_question, spec.input.pairs.seed) == (2, 3)
+    errors = errors_of(base(input={"path": "f", "pairs": {"per_question": 2}}))
+    assert errors[0].startswith("input.pairs: only for the formats that pair answer files (mtbench")
+
+
+def test_a_teacher_section_alone_is_a_spec_and_its_passes_are_judgelm_pairwise():
+    teacher = {"engine": "openai", "endpoint": ENDPOINT, "input": {"path": "pairs.jsonl", "format": "judgelm"}}
+    spec = spec_from_dict({"name": "t", "teacher": teacher})
+    plain, shown = spec.teacher.judge_spec(False), spec.teacher.judge_spec(True)
+    assert (plain.mode, plain.template, plain.reference, plain.fast, plain.swap) == (
+        "pairwise", "judgelm", "never", False, False)
+    assert shown.reference == "always" and shown.endpoint == spec.teacher.endpoint
+    assert errors_of({"name": "t"}) == ["judge: a spec needs a teacher, a train or a judge section"]

@@ -24,7 +24,8 @@ def literal(model, field: str) -> tuple:
 
 def test_formats():
     assert tuple(inputs.FORMATS) == (
-        "canonical", "judgelm", "pandalm", "llmbar", "mtbench", "prometheus", "preference", "evalbiasbench", "mmvet"
+        "canonical", "judgelm", "pandalm", "llmbar", "mtbench", "prometheus", "preference", "evalbiasbench", "mmvet",
+        "judgelm-answers",
     )
     assert literal(InputSpec, "format") == literal(EvaluateSpec, "gold_format") == tuple(inputs.FORMATS)
     assert set(literal(TrainDataSpec, "format")) == set(augment.JUDGMENT_KEYS) <= set(inputs.FORMATS)

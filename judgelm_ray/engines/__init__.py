@@ -14,6 +14,8 @@ from judgelm_ray.engines.base import Generation, GenerationParams, JudgeEngine
 ENGINES: dict[str, tuple[str, str]] = {
     "vllm": ("vllm", "VLLMEngine"),
     "hf": ("hf", "HFEngine"),
+    # A model behind an OpenAI-compatible API (a hosted teacher, a `vllm serve` endpoint): HTTP, no GPU.
+    "openai": ("openai", "OpenAIEngine"),
     # Benchmarks only: no model, a fixed wait per prompt, to measure the pipeline's own cost.
     "fixed-latency": ("fixed_latency", "FixedLatencyEngine"),
 }

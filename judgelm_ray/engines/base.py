@@ -1,4 +1,4 @@
-"""The engine interface shared by the vLLM and Hugging Face backends."""
+"""The engine interface shared by the backends: in-process models (vLLM, Hugging Face) and OpenAI-compatible APIs."""
 
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,9 +18,13 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Generation:
+    """One prompt's answer. `error`: the request failed for this prompt only (an API engine, after its
+    retries); text is then "" and the token counts 0."""
+
     text: str
     prompt_tokens: int
     completion_tokens: int
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,16 @@ class ImagePrompt:
     images: list[bytes]
 
 
+@dataclass(frozen=True)
+class ChatPrompt:
+    """Chat messages for an API judge, which applies its own chat template: [{"role": ..., "content": ...}, ...]."""
+
+    messages: list[dict]
+
+
 # A prompt as text, as the token ids the judge job's CPU stage already made from it (so the GPU
-# actor does not tokenize again), or as token ids with images.
-Prompt = str | list[int] | ImagePrompt
+# actor does not tokenize again), as token ids with images, or as chat messages (API judges).
+Prompt = str | list[int] | ImagePrompt | ChatPrompt
 
 
 class JudgeEngine(Protocol):

@@ -3,6 +3,8 @@
 `judge.template` picks one. A family is a module with
 - ``MODES``: the judging modes it has prompts for (`judgelm_ray.modes`);
 - ``FAST``: whether its verdict comes on the first line, so `judge.fast` may stop there;
+- ``CHAT``: whether its prompts are chat messages (an API judge then needs `/v1/chat/completions`, or a
+  local tokenizer whose chat template makes the raw prompt);
 - ``DELIMITERS``: the fixed lines of its templates that row text could forge (`judge.guard`);
 - ``check(row, mode, use_reference)``: why a row cannot be judged with it (a missing reference or
   rubric), naming the field, or None (the mode has already checked the number of answers);
@@ -33,6 +35,7 @@ Prompt = str | list[Message]
 class Family(Protocol):
     MODES: tuple[str, ...]
     FAST: bool
+    CHAT: bool
     DELIMITERS: tuple[str, ...]
 
     def check(self, row: dict, mode: str, use_reference: bool) -> str | None: ...

@@ -19,6 +19,7 @@ from judgelm_ray.inputs.dialogue import as_text
 
 MODES = tuple(modes.MODES)  # JudgeLM has a prompt for every mode
 FAST = True  # the score line comes first
+CHAT = False  # one raw prompt
 DELIMITERS = prompts.DELIMITERS
 
 

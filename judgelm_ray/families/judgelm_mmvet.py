@@ -31,6 +31,7 @@ from judgelm_ray.modes import common, single
 
 MODES = ("single",)
 FAST = True  # the two scores are the first line, as in every JudgeLM template
+CHAT = False  # one raw prompt
 
 SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
 INSTRUCTION = (

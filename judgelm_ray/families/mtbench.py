@@ -32,6 +32,7 @@ from judgelm_ray.inputs.canonical import has_reference
 
 MODES = ("pairwise", "single")
 FAST = False  # the verdict ends the explanation
+CHAT = True  # system + user messages
 
 # ---------------------------------------------------------------- FastChat's judge_prompts.jsonl, verbatim
 

@@ -37,6 +37,7 @@ from judgelm_ray.modes.common import where
 
 MODES = ("single", "pairwise")  # single: absolute grading; pairwise: relative grading
 FAST = False  # the feedback comes first, the result last
+CHAT = True  # system + user messages
 
 # ---------------------------------------------------------------- prometheus_eval/prompts.py, verbatim
 ABS_SYSTEM_PROMPT = "You are a fair judge assistant tasked with providing clear, objective feedback based on specific criteria, ensuring each assessment reflects the absolute standards set for performance."

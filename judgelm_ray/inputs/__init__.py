@@ -8,10 +8,10 @@ Only configuration mistakes (an unknown format, a malformed ``fields`` mapping) 
 
 A format is a module with ``ID_KEY`` (the record key holding its id) and ``adapt(record) ->
 (canonical values, meta)``, whose docstring documents the source format. A format whose records
-join several files (FastChat's MT-bench folder) also has ``join(read_text, list_dir, folder,
-models)``, which yields the joined records (`joined_records`); one whose .json file is not a list
-has ``flatten(value) -> records`` (`files.Flatten`). A new format is one file plus one
-line in ``FORMATS``.
+join several files (FastChat's MT-bench folder, JudgeLM's per-model answers) also has
+``join(read_text, list_dir, folder, models, pairs)``, which yields the joined records
+(`joined_records`); one whose .json file is not a list has ``flatten(value) -> records``
+(`files.Flatten`). A new format is one file plus one line in ``FORMATS``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from judgelm_ray.inputs import (
     dialogue,
     evalbiasbench,
     judgelm,
+    judgelm_answers,
     llmbar,
     mmvet,
     mtbench,
@@ -61,6 +62,7 @@ FORMATS: dict[str, Format] = {
     "preference": preference,
     "evalbiasbench": evalbiasbench,
     "mmvet": mmvet,
+    "judgelm-answers": judgelm_answers,
 }
 
 
@@ -87,8 +89,11 @@ def joins(fmt: str) -> bool:
     return hasattr(FORMATS.get(fmt), "join")
 
 
-def joined_records(fmt: str, path: str, models: list[str] | None = None) -> Iterator[dict]:
-    """The records a joining format makes of the folder `path` (local or s3://)."""
+def joined_records(
+    fmt: str, path: str, models: list[str] | None = None, pairs: tuple[int | None, int] | None = None
+) -> Iterator[dict]:
+    """The records a joining format makes of the folder `path` (local or s3://): of `models` (None: all),
+    `pairs` = (per_question, seed) model pairs drawn per question (None: all pairs; `pairing.pick_pairs`)."""
     fs, folder = storage.filesystem_for(path)
 
     def read_text(file: str) -> str:
@@ -100,7 +105,7 @@ def joined_records(fmt: str, path: str, models: list[str] | None = None) -> Iter
         found = fs.get_file_info(pafs.FileSelector(storage.filesystem_for(sub)[1], allow_not_found=True))
         return sorted(info.base_name for info in found if info.is_file)
 
-    return FORMATS[fmt].join(read_text, list_dir, path.rstrip("/"), models)
+    return FORMATS[fmt].join(read_text, list_dir, path.rstrip("/"), models, pairs)
 
 
 def get_format(fmt: str, fields: dict[str, str | list[str]] | None) -> Format:
@@ -183,13 +188,17 @@ def _texts(value) -> Iterator[str]:
 
 
 def read_rows(
-    path: str, fmt: str, fields: dict[str, str | list[str]] | None = None, models: list[str] | None = None
+    path: str,
+    fmt: str,
+    fields: dict[str, str | list[str]] | None = None,
+    models: list[str] | None = None,
+    pairs: tuple[int | None, int] | None = None,
 ) -> Iterator[dict]:
     """Canonical rows of every input file under `path` (local or s3://), in file order, with the
     ids the judge job derives; read in the judge job's splits, so memory stays bounded."""
     adapter = get_format(fmt, fields)
     if joins(fmt):
-        for row, record in enumerate(joined_records(fmt, path, models)):
+        for row, record in enumerate(joined_records(fmt, path, models, pairs)):
             raw = dumps(record)
             yield adapt_record((row, record, raw, None), path, adapter, fields or None, stem(path))
         return

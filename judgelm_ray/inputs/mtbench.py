@@ -12,6 +12,8 @@ pair, turn) with 2+ models, or per (question, model, turn) with exactly one (sin
 - models: every model_answer/*.jsonl, sorted by name as FastChat's load_model_answers does, all
   pairs (itertools.combinations, FastChat's pairwise-all); a given `models` list keeps its order
   (FastChat's --model-list). The pair's first model is answer 1 (Assistant A in the forward order).
+  `pairs` = (per_question, seed) judges each question on `per_question` of those pairs instead,
+  drawn per question (`pairing.pick_pairs`).
 - turns: turn 1 is a single-turn row (question = turns[0]); turn t > 1 is a dialogue row:
   turns = [user: turns[0]], each answer's own earlier turns in answer_turns ([assistant: its answer
   to turn 1, user: turns[1], ...]), question = turns[t-1], answers = each model's answer t.
@@ -35,56 +37,53 @@ question.jsonl is an error row; a later answer line for the same question wins, 
 
 from __future__ import annotations
 
-import itertools
-import posixpath
-import re
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from judgelm_ray.inputs import dialogue
 from judgelm_ray.inputs import fields as f
 from judgelm_ray.inputs.files import json_lines
+from judgelm_ray.inputs.pairing import (
+    AnswerFile,
+    JoinError,
+    choose_models,
+    jsonl_names,
+    load_answers,
+    lookup,
+    pick_pairs,
+    read,
+)
 
 ID_KEY = "id"
 # FastChat's categories whose questions are judged against GPT-4's reference answers (common.py).
 NEED_REF_CATS = ("math", "reasoning", "coding")
 REFERENCE_MODEL = "gpt-4"  # FastChat's judge model, whose reference_answer file it reads
-_QUESTION_ID = re.compile(r'"question_id"\s*:\s*(\d+)')  # the id of a line that is not valid JSON
-
-
-class JoinError(f.RowError):
-    """A joined record's own error: its text already names the file, row and field."""
-
-    def __init__(self, text: str) -> None:
-        Exception.__init__(self, text)
-
-
-class _Answers(NamedTuple):
-    """One answer file: question id -> (row, turns or None, error or None), and the lines no question claims."""
-
-    path: str
-    by_question: dict[str, tuple[int, list[str] | None, str | None]]
-    unreadable: list[str]
+LAYOUT = ("an mtbench input is a folder laid out as FastChat's data/mt_bench "
+          "(question.jsonl, model_answer/<model>.jsonl, reference_answer/gpt-4.jsonl)")
 
 
 def join(
-    read_text: Callable[[str], str], list_dir: Callable[[str], list[str]], folder: str, models: list[str] | None
+    read_text: Callable[[str], str],
+    list_dir: Callable[[str], list[str]],
+    folder: str,
+    models: list[str] | None,
+    pairs: tuple[int | None, int] | None = None,
 ) -> Iterator[dict]:
     """The records of the MT-bench folder `folder` (see the module doc).
 
     `read_text(path)` returns a file's text; `list_dir(path)` the names of the files in a folder
-    ([] or FileNotFoundError where it does not exist). Only configuration mistakes raise ValueError:
-    no question.jsonl or model answers, an unknown model, several reference files and no gpt-4.jsonl.
+    ([] or FileNotFoundError where it does not exist). `pairs` = (per_question, seed) draws that
+    many model pairs per question; None judges all pairs. Only configuration mistakes raise
+    ValueError: no question.jsonl or model answers, an unknown model, several reference files and
+    no gpt-4.jsonl.
     """
     root = folder.rstrip("/")
     picked = _models(list_dir, f"{root}/model_answer", models)
     answers = {m: _load(read_text, f"{root}/model_answer/{m}.jsonl") for m in picked}
     reference_path = _reference_file(list_dir, f"{root}/reference_answer")
     reference = _load(read_text, reference_path) if reference_path else None
-    groups = list(itertools.combinations(picked, 2)) if len(picked) > 1 else [(picked[0],)]
     question_path = f"{root}/question.jsonl"
     seen: dict[str, int] = {}
-    for row, value, _text, error in json_lines(_read(read_text, question_path).encode("utf-8")):
+    for row, value, _text, error in json_lines(read(read_text, question_path, LAYOUT).encode("utf-8")):
         try:
             question = _question(value, error, seen, row)
         except f.RowError as e:
@@ -92,13 +91,21 @@ def join(
         if error is not None:  # the question's rows are unknown: one error record stands for them
             yield {"id": f"question.jsonl:{row}", "error": f"{question_path} row {row}: {error}"}
             continue
-        for group in groups:
+        for group in _groups(picked, question["key"], pairs):
             for turn in range(1, len(question["turns"]) + 1):
                 yield _record(question, group, turn, answers, reference)
 
 
-def _record(question: dict, group: tuple[str, ...], turn: int, answers: dict[str, _Answers],
-            reference: _Answers | None) -> dict:
+def _groups(picked: list[str], qid: str, pairs: tuple[int | None, int] | None) -> list[tuple[str, ...]]:
+    """The model pairs judging a question, or the one model graded alone."""
+    if len(picked) == 1:
+        return [(picked[0],)]
+    per_question, seed = pairs or (None, 0)
+    return pick_pairs(picked, qid, per_question, seed)
+
+
+def _record(question: dict, group: tuple[str, ...], turn: int, answers: dict[str, AnswerFile],
+            reference: AnswerFile | None) -> dict:
     qid = question["key"]
     out = {"id": ":".join([qid, *group, f"turn{turn}"]), "question_id": question["question_id"],
            "category": question["category"], "turn": turn, "models": list(group)}
@@ -132,16 +139,9 @@ def _turn(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
-def _turns(answers: _Answers, qid: str, turn: int, fix: str) -> list[str]:
+def _turns(answers: AnswerFile, qid: str, turn: int, fix: str) -> list[str]:
     """A model's (or the reference's) first `turn` answers to a question, or JoinError saying why not."""
-    if qid not in answers.by_question:
-        if answers.unreadable:
-            more = f" ({len(answers.unreadable) - 1} more unreadable rows)" if len(answers.unreadable) > 1 else ""
-            raise JoinError(f"{answers.unreadable[0]}; question {qid} has no readable answer in the file{more}")
-        raise JoinError(f"{answers.path}: field 'question_id': no answer to question {qid}; {fix}")
-    row, said, error = answers.by_question[qid]
-    if error is not None:
-        raise JoinError(error)
+    row, said = lookup(answers, qid, fix)
     if len(said) < turn:
         raise JoinError(f"{answers.path} row {row}: field 'choices[0].turns': has {len(said)} answer(s); "
                         f"turn {turn} needs {turn}")
@@ -169,33 +169,9 @@ def _question(value, error: str | None, seen: dict[str, int], row: int) -> dict 
             "reference": value.get("reference")}
 
 
-def _load(read_text: Callable[[str], str], path: str) -> _Answers:
-    """An answer file (model or reference) by question id; a line's problem spoils only its question."""
-    by_question: dict[str, tuple[int, list[str] | None, str | None]] = {}
-    unreadable: list[str] = []
-    for row, value, text, error in json_lines(_read(read_text, path).encode("utf-8")):
-        where = f"{path} row {row}"
-        if error is not None or not isinstance(value, dict):
-            why = error or f"expected a JSON object, got {f.kind(value)}"
-            found = _QUESTION_ID.search(text or "")
-            if found:  # a cut-off line still names its question: spoil that one only
-                by_question[found.group(1)] = (row, None, f"{where}: {why}")
-            else:
-                unreadable.append(f"{where}: {why}")
-            continue
-        try:
-            qid = f.input_id(value, "question_id")
-        except f.RowError as e:
-            unreadable.append(f"{where}: {e}")
-            continue
-        if qid is None:
-            unreadable.append(f"{where}: field 'question_id': missing")
-            continue
-        try:
-            by_question[qid] = (row, _answer_turns(value), None)
-        except f.RowError as e:
-            by_question[qid] = (row, None, f"{where}: {e}")
-    return _Answers(path, by_question, unreadable)
+def _load(read_text: Callable[[str], str], path: str) -> AnswerFile:
+    """An answer file (model or reference): each question's answer turns."""
+    return load_answers(read(read_text, path, LAYOUT), path, _answer_turns)
 
 
 def _answer_turns(value: dict) -> list[str]:
@@ -211,45 +187,20 @@ def _answer_turns(value: dict) -> list[str]:
 
 
 def _models(list_dir: Callable[[str], list[str]], folder: str, models: list[str] | None) -> list[str]:
-    found = _jsonl_names(list_dir, folder)
+    found = jsonl_names(list_dir, folder)
     if not found:
-        raise ValueError(f"{folder}: no <model>.jsonl answer files; an mtbench input is a folder laid out as "
-                         "FastChat's data/mt_bench (question.jsonl, model_answer/, reference_answer/)")
-    if models is None:
-        return found
-    if not models or len(set(models)) != len(models):
-        raise ValueError(f"models: expected one or more different model names, got {models!r}")
-    unknown = [m for m in models if m not in found]
-    if unknown:
-        raise ValueError(f"models: no answers of {', '.join(unknown)} in {folder}; it has {', '.join(found)}")
-    return list(models)
+        raise ValueError(f"{folder}: no <model>.jsonl answer files; {LAYOUT}")
+    return choose_models(found, models, folder)
 
 
 def _reference_file(list_dir: Callable[[str], list[str]], folder: str) -> str | None:
-    found = _jsonl_names(list_dir, folder)
+    found = jsonl_names(list_dir, folder)
     if REFERENCE_MODEL in found:
         return f"{folder}/{REFERENCE_MODEL}.jsonl"
     if len(found) > 1:
         raise ValueError(f"{folder}: {len(found)} reference answer files ({', '.join(found)}) and no "
                          f"{REFERENCE_MODEL}.jsonl; FastChat reads its judge's ({REFERENCE_MODEL}): keep one")
     return f"{folder}/{found[0]}.jsonl" if found else None
-
-
-def _jsonl_names(list_dir: Callable[[str], list[str]], folder: str) -> list[str]:
-    """The names (without .jsonl) of a folder's JSON-lines files, sorted; [] for a missing folder."""
-    try:
-        names = list_dir(folder)
-    except FileNotFoundError:
-        return []
-    return sorted(base[: -len(".jsonl")] for base in map(posixpath.basename, names) if base.endswith(".jsonl"))
-
-
-def _read(read_text: Callable[[str], str], path: str) -> str:
-    try:
-        return read_text(path)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: not found; an mtbench input is a folder laid out as FastChat's data/mt_bench "
-                         "(question.jsonl, model_answer/<model>.jsonl, reference_answer/gpt-4.jsonl)") from None
 
 
 def adapt(rec: dict) -> tuple[dict, dict]:

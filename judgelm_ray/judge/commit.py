@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from judgelm_ray import progress, runlog, storage
-from judgelm_ray.judge.stages import quarantine_rows
+from judgelm_ray.judge.stages import quarantine_rows, quarantine_unanswered
 
 PART_PREFIX = "part-"
 
@@ -126,6 +126,11 @@ def commit_quarantined(batch: pa.Table, folder: str, staging: str, tally=None) -
     commit(rows, folder, staging, tally)
     progress.add(tally, quarantined=rows.num_rows)
     return batch.filter(pc.invert(quarantined))
+
+
+def commit_unanswered(batch: pa.Table, folder: str, staging: str, tally=None) -> pa.Table:
+    """After the engine: commit the rows it could not answer as quarantined; pass on the answered ones."""
+    return commit_quarantined(quarantine_unanswered(batch), folder, staging, tally)
 
 
 def commit_judgments(batch: pa.Table, folder: str, staging: str, tally=None) -> pa.Table:

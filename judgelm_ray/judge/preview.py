@@ -20,7 +20,8 @@ def render_prompts(spec: JobSpec, limit: int) -> Iterator[tuple[str, str, str]]:
         return
     seen: dict[str, tuple[str, int]] = {}
     rendered = 0
-    for row in inputs.read_rows(spec.input.path, spec.input.format, spec.input.fields, spec.input.models):
+    source = spec.input
+    for row in inputs.read_rows(source.path, source.format, source.fields, source.models, source.pair_draw):
         seen.setdefault(row["id"], (row["source"], row["row"]))
         if stages.quarantine_reason(row, spec.judge, seen) is not None:
             continue

@@ -55,7 +55,7 @@ def join_input(spec: InputSpec, folder: str) -> InputPlan:
     `folder` (the run's `input/`), planned like any input. The join holds the records in memory: such
     sources (a benchmark's questions x model pairs) are small."""
     path = storage.join(folder, f"{spec.format}.jsonl")
-    records = inputs.joined_records(spec.format, spec.path, spec.models)
+    records = inputs.joined_records(spec.format, spec.path, spec.models, spec.pair_draw)
     storage.write_bytes(path, b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records))
     return plan_input(spec.model_copy(update={"path": path}))
 

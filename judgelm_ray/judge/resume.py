@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from judgelm_ray import storage
 from judgelm_ray.judge.commit import PART_PREFIX
 from judgelm_ray.runs import RunFolder
-from judgelm_ray.spec import InputSpec, JudgeSpec
+from judgelm_ray.spec import ENDPOINT_THROUGHPUT_ONLY, InputSpec, JudgeSpec
 
 # Settings that change how fast rows are judged, never what a row's judgment is.
 THROUGHPUT_ONLY = {"input": {"split_mb", "block_rows"}, "judge": {"pool", "fixed_latency_ms", "preserve_order"}}
@@ -38,9 +38,12 @@ class RunRefused(ValueError):
 
 def judging_settings(spec: dict) -> dict:
     """The parts of a resolved spec that decide the judgments."""
+    judge = {k: v for k, v in spec["judge"].items() if k not in THROUGHPUT_ONLY["judge"]}
+    if judge.get("endpoint"):
+        judge["endpoint"] = {k: v for k, v in judge["endpoint"].items() if k not in ENDPOINT_THROUGHPUT_ONLY}
     return {
         "input": {k: v for k, v in spec["input"].items() if k not in THROUGHPUT_ONLY["input"]},
-        "judge": {k: v for k, v in spec["judge"].items() if k not in THROUGHPUT_ONLY["judge"]},
+        "judge": judge,
         "seed": spec["seed"],
     }
 

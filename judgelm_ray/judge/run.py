@@ -13,6 +13,7 @@ and a resumed run skips finished rows when it reads the input.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pyarrow.parquet as pq
@@ -21,10 +22,10 @@ from ray.data import ActorPoolStrategy, DataContext
 
 from judgelm_ray import connect, console, inputs, model_store, progress, storage
 from judgelm_ray.judge import commit, reading, resume, stages
-from judgelm_ray.judge.actor import JudgeActor
+from judgelm_ray.judge.actor import JudgeActor, Secret
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
 from judgelm_ray.runs import RunFolder, check_room, resolve_judge_model
-from judgelm_ray.spec import JobSpec, resolved_dict
+from judgelm_ray.spec import JobSpec, JudgeSpec, resolved_dict
 
 # Rows per batch of the CPU stage that validates and tokenizes: the tokenizer works on a batch at once.
 PREPARE_ROWS = 256
@@ -66,15 +67,20 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
     started = utc_now()
     paths = RunFolder(spec.output)
     # judge.model may name a training run folder: judge with the model exported there.
-    judge = spec.judge.model_copy(update={"model": resolve_judge_model(spec.judge.model)})
-    spec = spec.model_copy(update={"judge": judge})
+    if spec.judge.model:
+        spec = spec.model_copy(update={"judge": spec.judge.model_copy(
+            update={"model": resolve_judge_model(spec.judge.model)})})
+    judge = spec.judge
     run = {"driver": resume.driver()}
     owner = False  # until this run owns the output, a failure must not replace what is there
     try:
-        # What can be refused is refused before Ray starts: an input, a model or room that is not there.
-        model_store.require_model(judge.model, "judge.model")
+        # What can be refused is refused before Ray starts: an input, a model, an API or room that is not there.
+        if judge.model:
+            model_store.require_model(judge.model, "judge.model")
+        api_key = _check_endpoint(judge)
         plan = reading.plan_input(spec.input)
-        run.update(inputs=resume.file_listing(plan.fs, plan.files), model_files=resume.model_listing(judge.model))
+        run.update(inputs=resume.file_listing(plan.fs, plan.files),
+                   model_files=resume.model_listing(judge.model) if judge.model else [])
         check_room(spec.output, sum(size for _, size, _ in run["inputs"]))
         resuming = resume.prepare_output(paths, resolved_dict(spec), run, restart)
         owner = True
@@ -86,7 +92,7 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
             connect.check_local_gpus(judge.pool.gpus_per_actor, judge.pool.min_actors)
         run["resumed"] = resuming is not None
         storage.write_json(paths.manifest, {**build_manifest(spec, started, None, {}, {}, "running"), **run})
-        counts, stats = _judge(spec, paths, plan)
+        counts, stats = _judge(spec, paths, plan, api_key)
     except BaseException as error:
         if owner or not resume.part_files(paths.judgments):
             write_failed_manifest(paths.manifest, spec, started, error, run)
@@ -100,28 +106,56 @@ def run_judge(spec: JobSpec, restart: bool = False) -> dict:
     return manifest
 
 
-def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan) -> tuple[dict, dict]:
+def _check_endpoint(judge: JudgeSpec) -> Secret | None:
+    """An API judge's key, from the environment variable the spec names, once its endpoint has answered
+    (a wrong URL, model or key fails here in a second, not after a million quarantined rows)."""
+    if judge.endpoint is None:
+        return None
+    from judgelm_ray.engines import openai
+
+    name = judge.endpoint.api_key_env
+    if name is not None and not os.environ.get(name):
+        raise ValueError(f"judge.endpoint.api_key_env: the environment variable {name} is not set; "
+                         f"export {name}=<your key> before the run")
+    key = os.environ[name] if name else None
+    openai.check_endpoint(judge.endpoint.model_dump(), key)
+    return Secret(key) if key else None
+
+
+def cost(stats: dict, judge: JudgeSpec) -> float | None:
+    """What the run's tokens cost at `judge.endpoint.price_per_million`, or None without a price table."""
+    price = judge.endpoint.price_per_million if judge.endpoint else None
+    if price is None:
+        return None
+    return round((stats["prompt_tokens"] * price.prompt + stats["completion_tokens"] * price.completion) / 1e6, 6)
+
+
+def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, api_key: Secret | None) -> tuple[dict, dict]:
     tally = progress.start_tally()
     display = console.ProgressDisplay(
         f"judge {spec.name}", "rows", progress.reader(tally), done_keys=("judged", "quarantined"), extras=PROGRESS_EXTRAS
     )
     try:
         with display:
-            return _judge_rows(spec, paths, plan, tally, display)
+            return _judge_rows(spec, paths, plan, tally, display, api_key)
     finally:
         progress.stop_tally(tally)
 
 
 # Counts the judge stages add to the tally, as the progress display names them.
-PROGRESS_EXTRAS = {"quarantined": "quarantined", "parse_failures": "parse failures"}
+PROGRESS_EXTRAS = {"quarantined": "quarantined", "parse_failures": "parse failures", "api_retries": "API retries"}
 
 
-def _judge_rows(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally, display) -> tuple[dict, dict]:
+def _judge_rows(
+    spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally, display, api_key: Secret | None
+) -> tuple[dict, dict]:
     clock = time.monotonic()
     context = DataContext.get_current()
     context.enable_progress_bars = False  # the progress display is ours (console)
     context.execution_options.preserve_order = spec.judge.preserve_order
-    judge = spec.judge.model_copy(update={"model": storage.for_workers(spec.judge.model)})
+    judge = spec.judge
+    if judge.model:
+        judge = judge.model_copy(update={"model": storage.for_workers(judge.model)})
     ids = reading.id_pass(plan, spec.input)
     done, reused, quarantined_before = resume.finished_rows(paths, ids.file_rows)
     display.set_total(ids.rows, start=reused + quarantined_before)
@@ -142,7 +176,7 @@ def _judge_rows(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally,
         target_num_rows_per_block=pool.batch_size,
     ).map_batches(
         JudgeActor,
-        fn_constructor_kwargs={"judge": judge, "seed": spec.seed, "tally": tally},
+        fn_constructor_kwargs={"judge": judge, "seed": spec.seed, "tally": tally, "api_key": api_key},
         compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
         batch_size=pool.batch_size,
         batch_format="pyarrow",
@@ -150,9 +184,11 @@ def _judge_rows(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally,
         num_cpus=pool.cpus_per_actor,
         accelerator_type=pool.accelerator_type,
     ).map_batches(
-        # Parsing and committing cost little CPU and reserve none: with a CPU reserved, Ray
+        # Committing and parsing cost little CPU and reserve none: with a CPU reserved, Ray
         # Data's per-operator budget held them back behind the reading stage until it finished,
         # so nothing was committed (and nothing could be resumed) for most of a run.
+        commit.commit_unanswered, batch_format="pyarrow", fn_kwargs={"folder": paths.quarantine, **sink}, num_cpus=0,
+    ).map_batches(
         stages.parse_judgments, batch_format="pyarrow", fn_kwargs={"judge": judge}, num_cpus=0,
     ).map_batches(
         commit.commit_judgments, batch_size=max(COMMIT_ROWS, pool.batch_size), batch_format="pyarrow",
@@ -184,4 +220,5 @@ def _judge_rows(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, tally,
         else None,
         "generated_tokens_per_second": totals["completion_tokens"] / judge_seconds if judge_seconds else None,
     }
+    stats["cost"] = cost(stats, spec.judge)
     return counts, stats

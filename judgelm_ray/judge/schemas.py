@@ -18,12 +18,16 @@ REQUEST = pa.struct(
     [
         ("order", pa.string()),
         ("prompt_token_ids", pa.list_(pa.int32())),
+        # What an API judge gets instead of token ids (`stages.sent_as`): the raw prompt, or chat messages.
+        ("prompt_text", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
         ("prompt_tokens", pa.int64()),
         ("text", pa.string()),
         ("completion_tokens", pa.int64()),
         # The row's images, loaded and checked by the CPU stage, for a vision-language judge.
         ("images", pa.list_(pa.binary())),
-        # Why the engine refused the prompt (text is then null), e.g. longer than its context once images expand.
+        # Why the engine could not answer (text is then null): it refused the prompt (longer than its context
+        # once images expand), or an API request failed after its retries. The row is then quarantined.
         ("engine_error", pa.string()),
     ]
 )

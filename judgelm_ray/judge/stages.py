@@ -117,37 +117,58 @@ def row_requests(row: dict, judge: JudgeSpec) -> list[modes.Request]:
     return modes.requests(with_rubric(row, judge), judge.mode, family, modes.use_reference(row, judge.reference), judge.swap)
 
 
+def sent_as(judge: JudgeSpec) -> str:
+    """What the engine gets of each prompt: "ids" (an engine that runs the model, and an API's completions
+    with a local tokenizer: the very ids counted here), "text" (completions without one: the server
+    tokenizes) or "chat" (an API's chat completions: messages; a raw prompt is one user message)."""
+    if judge.endpoint is None:
+        return "ids"
+    if judge.endpoint.api == "chat":
+        return "chat"
+    return "ids" if judge.model else "text"
+
+
 def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[str, int]]) -> pa.Table:
     """Canonical rows -> rows with either a quarantine reason or the requests the engine will get.
 
     `first_seen` maps each duplicated id to the (source, row) of its first occurrence; every later
     occurrence is quarantined. `judge.guard` flags (or quarantines) rows whose text could forge the
     prompt. Prompts are tokenized here, all of a batch in one call, and the engine gets the token
-    ids; prompts longer than the model can take with `max_tokens` of room are quarantined here
-    rather than failing inside the engine.
+    ids (`sent_as`); prompts longer than the model can take with `max_tokens` of room are quarantined
+    here rather than failing inside the engine. An API judge without a local tokenizer (`judge.model`
+    unset) gets the prompts as text, and the server makes those checks.
     """
-    tokens, model_max_len = load_tokenizer(judge.model)
+    tokens, model_max_len = load_tokenizer(judge.model) if judge.model else (None, None)
+    special = tokens.special_tokens if tokens else ()
     max_len = judge.max_model_len or model_max_len
     out, requests = [], []
     for row in batch.to_pylist():
         prepared = {k: v for k, v in row.items() if k != "error"}
-        prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen, tokens.special_tokens),
+        prepared.update(quarantine_reason=quarantine_reason(row, judge, first_seen, special),
                         use_reference=None, requests=None, injection_flags=None)
-        pictures = _row_images(prepared, judge.model) if prepared["quarantine_reason"] is None else None
+        pictures = _row_images(prepared, judge) if prepared["quarantine_reason"] is None else None
         if prepared["quarantine_reason"] is None:
             prepared.update(use_reference=modes.use_reference(row, judge.reference), requests=row_requests(row, judge),
-                            injection_flags=injection_flags(row, judge, tokens.special_tokens))
+                            injection_flags=injection_flags(row, judge, special))
             for request in prepared["requests"]:
                 request["images"] = pictures
             requests.extend(prepared["requests"])
         out.append(prepared)
-    token_ids = tokens.encode_prompts([r["prompt"] for r in requests]) if requests else []
-    for request, ids in zip(requests, token_ids):
-        if request["images"]:
-            ids = tokens.with_images(ids, len(request["images"]), image_placeholder(judge.model))
-        request.update(prompt_token_ids=ids, prompt_tokens=len(ids))
+    if tokens is not None and requests:
+        for request, ids in zip(requests, tokens.encode_prompts([r["prompt"] for r in requests])):
+            if request["images"]:
+                ids = tokens.with_images(ids, len(request["images"]), image_placeholder(judge.model))
+            request.update(prompt_token_ids=ids, prompt_tokens=len(ids))
+    form = sent_as(judge)
+    for request in requests:
+        prompt = request["prompt"]
+        if form == "chat":
+            request.update(prompt_token_ids=None,
+                           messages=prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}])
+        elif form == "text":
+            request["prompt_text"] = prompt
     for prepared in out:
-        if prepared["requests"] is None:
+        if prepared["requests"] is None or tokens is None:
             continue
         longest = max(r["prompt_tokens"] for r in prepared["requests"])
         if max_len and longest + judge.sampling.max_tokens > max_len:
@@ -159,12 +180,17 @@ def prepare_rows(batch: pa.Table, judge: JudgeSpec, first_seen: dict[str, tuple[
     return pa.Table.from_pylist(out, schema=PREPARED_SCHEMA)
 
 
-def _row_images(row: dict, model: str) -> list[bytes] | None:
+def _row_images(row: dict, judge: JudgeSpec) -> list[bytes] | None:
     """A valid row's images, loaded and checked; a missing or broken image, or a text-only judge, sets the
     row's quarantine reason instead."""
     if not row["images"]:
         return None
     where = common.where(row)
+    model = judge.model
+    if judge.endpoint is not None:
+        row["quarantine_reason"] = (f"{where}: field 'images': the row has images, and engine openai does not send "
+                                    "images; judge it with a vision-language model on engine vllm or hf")
+        return None
     if image_placeholder(model) is None:
         row["quarantine_reason"] = (f"{where}: field 'images': the row has images but judge.model {model} is a "
                                     "text-only model; judge it with a vision-language model")
@@ -181,6 +207,18 @@ def image_placeholder(model: str) -> int | None:
     """The judge model's image token id, or None for a text-only model."""
     found = tokenizer.image_token(ensure_local_model(model))
     return found[1] if found else None
+
+
+def quarantine_unanswered(batch: pa.Table) -> pa.Table:
+    """Rows with a request the engine could not answer (it refused the prompt; an API request failed after
+    its retries) get that as their quarantine reason: a row is judged in all its orders or not at all."""
+    rows = batch.to_pylist()
+    for row in rows:
+        failed = [f"{request['order']}: {request['engine_error']}" for request in row["requests"] or []
+                  if request.get("engine_error")]
+        if failed:
+            row["quarantine_reason"] = f"{common.where(row)}: the judge could not answer: {'; '.join(failed)}"
+    return pa.Table.from_pylist(rows, schema=batch.schema)
 
 
 def quarantine_rows(batch: pa.Table) -> pa.Table:
@@ -211,12 +249,8 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
             })
         texts = {order: request["text"] or "" for order, request in by_order.items()}
         judgment.update(modes.read(texts, judge.mode, family, len(row["answers"]), judge.parse))
-        refused = [f"{order}: the engine refused the prompt: {request['engine_error']}"
-                   for order, request in by_order.items() if request.get("engine_error")]
-        if refused:  # a judgment that failed, with the engine's reason instead of "empty judge output"
-            judgment["parse_error"] = "; ".join(refused)
         judgment.update(mode=judge.mode, template=judge.template, used_reference=row["use_reference"],
-                        model=judge.model, engine=judge.engine, rubric=with_rubric(row, judge).get("rubric"))
+                        model=judge.model_name, engine=judge.engine, rubric=with_rubric(row, judge).get("rubric"))
         out.append(judgment)
     return pa.Table.from_pylist(out, schema=JUDGMENT_SCHEMA)
 

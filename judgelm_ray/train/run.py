@@ -115,8 +115,9 @@ def _with_absolute_paths(train: TrainSpec) -> TrainSpec:
     for key in ("data", "eval_data"):
         section = getattr(train, key)
         if section is not None:
-            storage.list_input_files(section.path)  # fail here, not on every worker
-            update[key] = section.model_copy(update={"path": storage.for_workers(section.path)})
+            path = runs.resolve_train_data(section.path)  # a teacher folder: the records it wrote
+            storage.list_input_files(path)  # fail here, not on every worker
+            update[key] = section.model_copy(update={"path": storage.for_workers(path)})
     return train.model_copy(update=update)
 
 

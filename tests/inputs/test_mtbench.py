@@ -14,7 +14,7 @@ import pytest
 
 from judgelm_ray import inputs, modes
 from judgelm_ray.families import mtbench as family
-from judgelm_ray.inputs import mtbench
+from judgelm_ray.inputs import mtbench, pairing
 from judgelm_ray.inputs.fields import RowError
 
 MODELS = ("alpha", "beta", "gamma")
@@ -52,8 +52,8 @@ def list_dir(path: str) -> list[str]:
     return sorted(p.name for p in Path(path).iterdir()) if Path(path).is_dir() else []
 
 
-def join(folder: Path, models: list[str] | None = None) -> list[dict]:
-    return list(mtbench.join(lambda p: Path(p).read_text(), list_dir, str(folder), models))
+def join(folder: Path, models: list[str] | None = None, pairs: tuple[int | None, int] | None = None) -> list[dict]:
+    return list(mtbench.join(lambda p: Path(p).read_text(), list_dir, str(folder), models, pairs))
 
 
 def by_id(records: list[dict]) -> dict[str, dict]:
@@ -119,6 +119,27 @@ def test_models_filter(folder):
         join(folder, ["alpha", "delta"])
     with pytest.raises(ValueError, match="models: expected one or more different model names"):
         join(folder, ["alpha", "alpha"])
+
+
+def test_pairs_drawn_per_question(folder):
+    records = join(folder, pairs=(1, 5))
+    assert len(records) == 80 * 1 * 2 and [r for r in records if "error" in r] == []
+    drawn = {}
+    for r in records:
+        drawn.setdefault(str(r["question_id"]), set()).add(tuple(r["models"]))
+    # both turns of a question by the same pair: the one pick_pairs draws for the question
+    assert drawn == {q: set(pairing.pick_pairs(list(MODELS), q, 1, 5)) for q in drawn}
+    assert len({pair for pairs in drawn.values() for pair in pairs}) == 3  # questions draw different pairs
+    whole = by_id(join(folder))
+    assert all(whole[r["id"]] == r for r in records)  # a drawn pair's rows are the all-pairs join's
+    assert join(folder, pairs=(1, 5)) == records and join(folder, pairs=(1, 6)) != records
+    assert join(folder, pairs=(2, 5))[:4] == [whole[i] for i in [  # kept in combinations order
+        f"81:{pair}:turn{t}" for pair in [":".join(p) for p in pairing.pick_pairs(list(MODELS), "81", 2, 5)]
+        for t in (1, 2)]]
+    assert join(folder, pairs=(3, 5)) == join(folder, pairs=(None, 5)) == join(folder)  # all pairs
+    assert join(folder, ["beta"], pairs=(1, 5)) == join(folder, ["beta"])  # single grading has no pairs
+    on_disk = list(inputs.joined_records("mtbench", str(folder), None, (1, 5)))
+    assert on_disk == records
 
 
 def test_missing_answers_and_broken_lines_spoil_only_their_rows(folder):

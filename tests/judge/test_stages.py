@@ -251,3 +251,53 @@ def test_validate_question_error_rows_and_config():
         validate_row(_valid(2), "triple", "auto")
     with pytest.raises(ValueError, match="reference_policy"):
         validate_row(_valid(2), "pairwise", "sometimes")
+
+
+API = {"base_url": "http://127.0.0.1:1/v1", "model": "served"}
+
+
+def api_judge(model: str | None = None, **overrides):
+    fields = {"engine": "openai", "endpoint": {**API, **overrides.pop("endpoint", {})}, **overrides}
+    if model is not None:
+        fields["model"] = model
+    return spec_from_dict({"name": "t", "input": {"path": "x.jsonl"}, "judge": fields}).judge
+
+
+def test_an_api_judge_without_a_tokenizer_gets_the_prompt_text_and_no_length_check():
+    judge = api_judge(sampling={"max_tokens": 10**6})  # no context is known here: the server checks
+    out = stages.prepare_rows(table([canonical_row()], schemas.CANONICAL_SCHEMA), judge, {}).to_pylist()[0]
+    assert out["quarantine_reason"] is None
+    [request] = out["requests"]
+    assert request["prompt_text"] == build_prompt("What is 2 + 2?", ["4", "5"], None, "pairwise", False)
+    assert request["prompt_token_ids"] is None and request["prompt_tokens"] is None and request["messages"] is None
+
+
+def test_an_api_judge_with_a_tokenizer_gets_token_ids_on_completions_and_messages_on_chat(tiny_model):
+    row, prompt = table([canonical_row()], schemas.CANONICAL_SCHEMA), build_prompt("What is 2 + 2?", ["4", "5"], None,
+                                                                                  "pairwise", False)
+    [ids] = stages.prepare_rows(row, api_judge(tiny_model), {}).to_pylist()[0]["requests"]
+    assert ids["prompt_token_ids"] == AutoTokenizer.from_pretrained(tiny_model)(prompt).input_ids
+    [chat] = stages.prepare_rows(row, api_judge(tiny_model, endpoint={"api": "chat"}), {}).to_pylist()[0]["requests"]
+    assert chat["messages"] == [{"role": "user", "content": prompt}] and chat["prompt_token_ids"] is None
+    assert chat["prompt_tokens"] == ids["prompt_tokens"]  # counted locally for the length check
+    long = stages.prepare_rows(row, api_judge(tiny_model, sampling={"max_tokens": 10**6}), {}).to_pylist()[0]
+    assert "exceeds the model's context" in long["quarantine_reason"]
+
+
+def test_a_row_the_judge_could_not_answer_in_an_order_is_quarantined_with_why(tiny_model):
+    prepared = stages.prepare_rows(table([canonical_row(), canonical_row(id="r1", row=1)], schemas.CANONICAL_SCHEMA),
+                                   judge_spec(tiny_model, swap=True), {}).to_pylist()
+    prepared[1]["requests"][1]["engine_error"] = "HTTP 500 after 7 tries: overloaded"
+    out = stages.quarantine_unanswered(table(prepared, schemas.PREPARED_SCHEMA)).to_pylist()
+    assert out[0]["quarantine_reason"] is None
+    assert out[1]["quarantine_reason"] == ("in.jsonl row 1: the judge could not answer: swapped: HTTP 500 after 7 "
+                                           "tries: overloaded")
+
+
+def test_the_model_column_records_the_served_model_of_an_api_judge():
+    judge = api_judge()
+    prepared = stages.prepare_rows(table([canonical_row()], schemas.CANONICAL_SCHEMA), judge, {}).to_pylist()
+    prepared[0]["requests"][0].update(text="8 3\nAssistant 1 is right.", completion_tokens=9, prompt_tokens=120)
+    [judgment] = stages.parse_judgments(table(prepared, schemas.PREPARED_SCHEMA), judge).to_pylist()
+    assert (judgment["model"], judgment["engine"], judgment["verdict"]) == ("served", "openai", "1")
+    assert judgment["prompt_tokens_forward"] == 120

@@ -30,7 +30,7 @@ def test_training_only_spec_has_judgelm_defaults():
 
 
 def test_spec_needs_judge_or_train():
-    assert errors_of({"name": "t"}) == ["judge: a spec needs a judge section, a train section, or both"]
+    assert errors_of({"name": "t"}) == ["judge: a spec needs a teacher, a train or a judge section"]
     assert errors_of({"name": "t", "judge": {"model": "m"}}) == ["judge: needs an input section (the rows to judge)"]
 
 
