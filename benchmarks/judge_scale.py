@@ -58,7 +58,7 @@ def write_spec(work: Path, name: str, data: str, model: str, latency_ms: float, 
         "name": name,
         "input": {"path": data},
         "judge": {
-            "model": model, "engine": "fixed-latency", "fixed_latency_ms": latency_ms, "fast": True,
+            "model": model, "engine": "fixed-latency", "engine_settings": {"engine_kwargs": {"latency_ms": latency_ms}}, "fast": True,
             "sampling": {"max_tokens": 8},
             "pool": {"min_actors": actors, "max_actors": actors, "gpus_per_actor": 0, "cpus_per_actor": cpus,
                      "batch_size": 64},

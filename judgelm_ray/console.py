@@ -198,10 +198,23 @@ def judge_summary(manifest: dict) -> str:
         ("tokens/s (prompt+generated)", number(stats["tokens_per_second"], "{:.1f}")),
         ("generated tokens/s", number(stats["generated_tokens_per_second"], "{:.1f}")),
         *([("cost (judge.endpoint.price_per_million)", f"{stats['cost']:,.4f}")] if stats.get("cost") is not None else []),
+        *([("engine", engine_line(stats["engine_settings"]))] if stats.get("engine_settings") else []),
+        *([("note", stats["engine_note"])] if stats.get("engine_note") else []),
         ("status", manifest["status"]),
         ("output", manifest["outputs"]["judgments"]),
     ]
     return summary_table(lines)
+
+
+def engine_line(settings: dict) -> str:
+    """What the engine ran with, in a few words (the manifest's stats.engine_settings has all of it)."""
+    batches = settings.get("concurrent_batches", 1)
+    parts = [settings["engine"], f"{batches} batch{'es' if batches != 1 else ''} in flight"]
+    parts += [f"{name} {settings[name]}" for name in ("max_num_seqs", "max_num_batched_tokens", "kv_cache_dtype",
+                                                     "quantization") if settings.get(name) is not None]
+    if settings.get("enable_prefix_caching") is not None:
+        parts.append(f"prefix caching {'on' if settings['enable_prefix_caching'] else 'off'}")
+    return ", ".join(parts)
 
 
 def teacher_summary(manifest: dict) -> str:
@@ -260,4 +273,9 @@ def evaluation_summary(result: dict) -> str:
         correlations = " / ".join(number(result["scores"][k], "{:.3f}") for k in ("pearson", "spearman", "kendall"))
         lines.append(("scores compared with gold", f"{result['scores']['n']:,}"))
         lines.append(("pearson / spearman / kendall", correlations))
+    coverage = result.get("coverage")
+    if coverage:  # judge.logprobs: agreement on the most confident share of the rows
+        levels = " / ".join(percent(level["agreement"]) for level in coverage["levels"])
+        kept = " / ".join(f"{level['kept']:.0%}" for level in coverage["levels"])
+        lines.append((f"agreement at {kept} kept %", levels))
     return summary_table(lines)

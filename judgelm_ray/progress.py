@@ -23,6 +23,7 @@ class Tally:
     def __init__(self):
         self.counts: Counter = Counter()
         self.events: list[str] = []
+        self.notes: dict[str, object] = {}
 
     def add(self, counts: dict[str, int]) -> None:
         self.counts.update(counts)
@@ -38,6 +39,13 @@ class Tally:
     def read(self) -> tuple[dict[str, int], list[str]]:
         events, self.events = self.events, []
         return dict(self.counts), events
+
+    def note(self, item: tuple[str, object]) -> None:
+        key, value = item
+        self.notes[key] = value
+
+    def read_notes(self) -> dict[str, object]:
+        return dict(self.notes)
 
 
 def start_tally():
@@ -73,6 +81,19 @@ def set(tally, **values: float) -> None:
 def event(tally, text: str) -> None:
     """Report something a person should see at once, as one line with the time."""
     _send(tally, "event", text)
+
+
+def note(tally, key: str, value: object) -> None:
+    """Record a fact for the run's manifest (what the engine resolved); the last one for a key wins."""
+    _send(tally, "note", (key, value))
+
+
+def notes(tally, timeout: float = 10.0) -> dict[str, object]:
+    """The facts the stages noted; {} when the tally does not answer."""
+    try:
+        return ray.get(tally.read_notes.remote(), timeout=timeout)
+    except Exception:  # a lost tally loses only what it noted
+        return {}
 
 
 def read(tally, timeout: float = 2.0) -> tuple[dict[str, int], list[str]]:

@@ -106,6 +106,10 @@ class PoolSpec(_Spec):
     cpus_per_actor: float = Field(1.0, gt=0, description="CPUs each actor holds")
     accelerator_type: str | None = Field(None, description="pin actors to nodes with this GPU type, e.g. A100")
     batch_size: int = Field(32, ge=1, description="rows per batch an actor judges in one engine call")
+    concurrent_batches: int | None = Field(
+        None, ge=1, description="batches in flight per actor, so the engine never waits for the next one "
+        "(engine vllm: its AsyncLLM); null: 4 for vllm on GPUs, else 1 (vllm: the offline LLM)",
+    )
 
     @field_validator("max_actors")
     @classmethod
@@ -152,6 +156,65 @@ class EndpointSpec(_Spec):
     )
 
 
+# vLLM's KV-cache dtypes and the quantization methods worth naming here (vLLM has more: engine_kwargs).
+KV_CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2")
+QUANTIZATIONS = ("fp8", "awq", "awq_marlin", "gptq", "gptq_marlin", "compressed-tensors", "bitsandbytes", "modelopt",
+                 "gguf")
+
+
+class EngineSettingsSpec(_Spec):
+    """The engine's own settings, passed through; null: the engine's default. What the engine resolved is
+    written to the manifest (`engine_settings`)."""
+
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="sequences the engine runs at once (vllm; hf: prompts per generate call, "
+        "default 16); vLLM's offline default is 256-1024 by GPU"
+    )
+    max_num_batched_tokens: int | None = Field(None, ge=16, description="tokens per engine step (vllm)")
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0, le=1, description="share of the GPU's memory vLLM may use (weights + KV cache; vllm's default 0.9)"
+    )
+    enable_prefix_caching: bool | None = Field(
+        None, description="reuse the KV cache of shared prompt prefixes (vllm; on by default)"
+    )
+    kv_cache_dtype: Literal[KV_CACHE_DTYPES] | None = Field(
+        None, description="KV-cache dtype (vllm): fp8 halves its memory on Hopper; auto: the model's"
+    )
+    quantization: Literal[QUANTIZATIONS] | None = Field(
+        None, description="weight quantization (vllm): fp8 on Hopper quantizes a bf16 checkpoint at load"
+    )
+    engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="more engine arguments, passed as given (vllm: EngineArgs; hf: "
+        "from_pretrained; fixed-latency: latency_ms)"
+    )
+
+    @field_validator("engine_kwargs")
+    @classmethod
+    def _not_named_elsewhere(cls, value: dict[str, Any]) -> dict[str, Any]:
+        named = {name: f"judge.engine_settings.{name}" for name in cls.model_fields if name != "engine_kwargs"}
+        named.update({name: f"judge.{name}" for name in ("model", "dtype", "max_model_len", "tensor_parallel_size")})
+        named["seed"] = "the spec's seed"
+        clash = sorted(set(value) & set(named))
+        if clash:
+            raise ValueError(f"{clash[0]!r} has its own key: set {named[clash[0]]}")
+        return value
+
+    def chosen(self) -> dict[str, Any]:
+        """The settings the spec sets, engine_kwargs merged in: what the engine is built with."""
+        return {**self.model_dump(exclude_none=True, exclude={"engine_kwargs"}), **self.engine_kwargs}
+
+
+# Which engine settings each engine kind takes (an engine behind an API has its server's own).
+ENGINE_SETTINGS = {
+    "vllm": tuple(EngineSettingsSpec.model_fields),
+    "hf": ("max_num_seqs", "engine_kwargs"),
+    "fixed-latency": ("engine_kwargs",),
+    "openai": (),
+}
+# Settings that change how fast rows are judged, never a judgment (a resume may change them).
+ENGINE_THROUGHPUT_ONLY = ("max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enable_prefix_caching")
+
+
 # Endpoint settings that change how fast rows are judged or what the run costs, never a judgment.
 ENDPOINT_THROUGHPUT_ONLY = ("timeout_s", "concurrency", "requests_per_second", "tokens_per_minute", "max_retries",
                             "backoff_s", "max_backoff_s", "fail_after", "price_per_million")
@@ -175,6 +238,9 @@ class EngineSpec(_Spec):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over (vllm)")
     pool: PoolSpec = Field(
         default_factory=PoolSpec, validate_default=True, description="the autoscaling pool of judge actors"
+    )
+    engine_settings: EngineSettingsSpec = Field(
+        default_factory=EngineSettingsSpec, validate_default=True, description="the engine's own settings"
     )
 
     @field_validator("model")
@@ -205,6 +271,8 @@ class EngineSpec(_Spec):
             if pool.gpus_per_actor > 0:
                 raise ValueError("gpus_per_actor must be 0 with engine 'openai' (its model runs behind the API)")
             return pool
+        if (pool.concurrent_batches or 1) > 1 and info.data.get("engine") != "vllm":
+            raise ValueError("concurrent_batches above 1 needs engine 'vllm' (its AsyncLLM takes several batches)")
         tp = info.data.get("tensor_parallel_size")
         # gpus_per_actor == 0 is a CPU-only actor, where tensor parallelism needs no GPUs.
         if tp is not None and 0 < pool.gpus_per_actor < tp:
@@ -214,10 +282,33 @@ class EngineSpec(_Spec):
             )
         return pool
 
+    @field_validator("engine_settings")
+    @classmethod
+    def _settings_fit_engine(cls, settings: EngineSettingsSpec, info: ValidationInfo) -> EngineSettingsSpec:
+        engine = info.data.get("engine")
+        if engine is None:
+            return settings
+        taken = ENGINE_SETTINGS[engine]
+        given = [name for name in settings.model_fields_set if name not in taken and getattr(settings, name)
+                 not in (None, {})]
+        if given:
+            hint = "use judge.endpoint.extra_body for request fields" if engine == "openai" else \
+                f"engine '{engine}' takes {', '.join(taken)}"
+            raise ValueError(f"{given[0]} is not a setting of engine '{engine}' ({hint})")
+        return settings
+
     @property
     def model_name(self) -> str:
         """What the `model` column records: the served model's name behind an API, else the model."""
         return self.endpoint.model if self.endpoint is not None else self.model
+
+    @property
+    def batches_in_flight(self) -> int:
+        """`pool.concurrent_batches` resolved: vLLM on GPUs keeps 4 batches in flight by default (Ray Data
+        LLM's default is 8 of smaller batches); on CPU the offline engine starts in a third of the time."""
+        if self.pool.concurrent_batches is not None:
+            return self.pool.concurrent_batches
+        return 4 if self.engine == "vllm" and self.pool.gpus_per_actor > 0 else 1
 
 
 class JudgeSpec(EngineSpec):
@@ -241,8 +332,13 @@ class JudgeSpec(EngineSpec):
         "([System], [The End of Assistant 1's Answer], ### Response:, ...) or the tokenizer's special tokens "
         "as text: flag (judge them, listed in injection_flags and counted), quarantine (with the reason), or off",
     )
-    fixed_latency_ms: float = Field(
-        0.0, ge=0, description="engine fixed-latency only (benchmarks): milliseconds it waits per prompt"
+    logprobs: bool = Field(
+        False, description="expected scores and a confidence from the score tokens' top-20 logprobs "
+        "(expected_scores, confidence, margin; template judgelm)",
+    )
+    constrain: Literal["score_line"] | None = Field(
+        None, description="score_line: the first line is decoded as N integers 1-10 separated by single spaces, "
+        "then free text (vllm: structured outputs; hf: a logits processor); null: free decoding, as JudgeLM",
     )
     preserve_order: bool = Field(
         False,
@@ -273,6 +369,24 @@ class JudgeSpec(EngineSpec):
         if endpoint.api == "completions" and families.FAMILIES[value].CHAT and info.data.get("model") is None:
             raise ValueError(f"'{value}' writes chat messages: set judge.endpoint.api to chat, or judge.model to a "
                              "local tokenizer folder whose chat template makes the raw prompt")
+        return value
+
+    @field_validator("logprobs")
+    @classmethod
+    def _logprobs_read_judgelm(cls, value: bool, info: ValidationInfo) -> bool:
+        template = info.data.get("template")
+        if value and template is not None and template != "judgelm":
+            raise ValueError(f"needs template 'judgelm' for now (its first line holds the scores), not '{template}'")
+        return value
+
+    @field_validator("constrain")
+    @classmethod
+    def _constrain_in_engine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        template, engine = info.data.get("template"), info.data.get("engine")
+        if value is not None and template is not None and template != "judgelm":
+            raise ValueError(f"needs template 'judgelm' (its score line), not '{template}'")
+        if value is not None and engine == "openai":
+            raise ValueError("cannot constrain an API's decoding (engine 'openai'); judge with vllm or hf")
         return value
 
     @field_validator("fast")

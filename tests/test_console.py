@@ -62,3 +62,12 @@ def test_notice_is_one_line_with_the_time(terminal):
     console.notice("Ray node 10.0.0.3 lost")
     (line,) = terminal.getvalue().splitlines()
     assert line.startswith("! ") and line.endswith(" Ray node 10.0.0.3 lost") and line[2:10].count(":") == 2
+
+
+def test_the_engine_line_says_what_ran_and_leaves_out_what_the_engine_has_not():
+    vllm = {"engine": "AsyncLLM", "concurrent_batches": 4, "max_num_seqs": 1024, "max_num_batched_tokens": 16384,
+            "kv_cache_dtype": "fp8", "quantization": None, "enable_prefix_caching": True}
+    assert console.engine_line(vllm) == ("AsyncLLM, 4 batches in flight, max_num_seqs 1024, max_num_batched_tokens "
+                                         "16384, kv_cache_dtype fp8, prefix caching on")
+    assert console.engine_line({"engine": "transformers generate", "max_num_seqs": 16}) == (
+        "transformers generate, 1 batch in flight, max_num_seqs 16")

@@ -60,10 +60,15 @@ def test_defaults_filled(tmp_path):
                 "cpus_per_actor": 1.0,
                 "accelerator_type": None,
                 "batch_size": 32,
+                "concurrent_batches": None,
             },
+            "engine_settings": {"max_num_seqs": None, "max_num_batched_tokens": None, "gpu_memory_utilization": None,
+                                "enable_prefix_caching": None, "kv_cache_dtype": None, "quantization": None,
+                                "engine_kwargs": {}},
             "parse": "judgelm",
             "guard": "flag",
-            "fixed_latency_ms": 0.0,
+            "logprobs": False,
+            "constrain": None,
             "preserve_order": False,
         },
         "train": None,
@@ -121,7 +126,7 @@ def test_strict_types_no_silent_coercion():
         (
             judge(pool={"zzz": 2}),
             "judge.pool.zzz: unknown key; allowed: min_actors, max_actors, gpus_per_actor,"
-            " cpus_per_actor, accelerator_type, batch_size",
+            " cpus_per_actor, accelerator_type, batch_size, concurrent_batches",
         ),
     ],
 )
@@ -426,3 +431,41 @@ def test_a_teacher_section_alone_is_a_spec_and_its_passes_are_judgelm_pairwise()
         "pairwise", "judgelm", "never", False, False)
     assert shown.reference == "always" and shown.endpoint == spec.teacher.endpoint
     assert errors_of({"name": "t"}) == ["judge: a spec needs a teacher, a train or a judge section"]
+
+
+def test_engine_settings_pass_through_where_the_engine_takes_them():
+    spec = spec_from_dict(judge(engine_settings={"max_num_seqs": 512, "kv_cache_dtype": "fp8", "quantization": "fp8",
+                                                 "engine_kwargs": {"swap_space": 4}}))
+    assert spec.judge.engine_settings.chosen() == {"max_num_seqs": 512, "kv_cache_dtype": "fp8", "quantization": "fp8",
+                                                   "swap_space": 4}
+    assert errors_of(judge(engine="hf", engine_settings={"kv_cache_dtype": "fp8"})) == [
+        "judge.engine_settings: kv_cache_dtype is not a setting of engine 'hf' (engine 'hf' takes max_num_seqs, "
+        "engine_kwargs)"]
+    assert errors_of(base(judge={"engine": "openai", "endpoint": ENDPOINT, "engine_settings": {"max_num_seqs": 8}})) == [
+        "judge.engine_settings: max_num_seqs is not a setting of engine 'openai' (use judge.endpoint.extra_body for "
+        "request fields)"]
+    assert errors_of(judge(engine_settings={"engine_kwargs": {"tensor_parallel_size": 2}})) == [
+        "judge.engine_settings.engine_kwargs: 'tensor_parallel_size' has its own key: set judge.tensor_parallel_size"]
+    assert errors_of(judge(engine_settings={"quantization": "int3"}))[0].startswith("judge.engine_settings.quantization")
+
+
+def test_batches_in_flight_default_to_four_for_vllm_on_gpus_and_need_vllm():
+    assert spec_from_dict(judge()).judge.batches_in_flight == 4
+    assert spec_from_dict(judge(pool={"gpus_per_actor": 0.0})).judge.batches_in_flight == 1
+    assert spec_from_dict(judge(engine="hf")).judge.batches_in_flight == 1
+    assert spec_from_dict(judge(pool={"gpus_per_actor": 0.0, "concurrent_batches": 3})).judge.batches_in_flight == 3
+    assert errors_of(judge(engine="hf", pool={"concurrent_batches": 2})) == [
+        "judge.pool: concurrent_batches above 1 needs engine 'vllm' (its AsyncLLM takes several batches)"]
+
+
+def test_logprobs_and_the_constrained_score_line_read_judgelms_first_line():
+    spec = spec_from_dict(judge(logprobs=True, constrain="score_line", mode="multi"))
+    assert spec.judge.logprobs and spec.judge.constrain == "score_line"
+    assert errors_of(judge(logprobs=True, template="mtbench")) == [
+        "judge.logprobs: needs template 'judgelm' for now (its first line holds the scores), not 'mtbench'"]
+    assert errors_of(judge(constrain="score_line", template="prometheus", mode="single")) == [
+        "judge.constrain: needs template 'judgelm' (its score line), not 'prometheus'"]
+    assert errors_of(base(judge={"engine": "openai", "endpoint": ENDPOINT, "constrain": "score_line"})) == [
+        "judge.constrain: cannot constrain an API's decoding (engine 'openai'); judge with vllm or hf"]
+    # An API judge can still return logprobs.
+    assert spec_from_dict(base(judge={"engine": "openai", "endpoint": ENDPOINT, "logprobs": True})).judge.logprobs

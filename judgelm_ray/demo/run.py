@@ -84,19 +84,24 @@ def comparison_rows(results: dict[tuple[str, str], dict]) -> list[dict]:
                 "parse_rate": 1 - failed / (2 * n) if n else None,
                 "agreement": metrics["agreement"], "consistency": metrics["consistency"],
                 "prefer_first": metrics["prefer_first"], "prefer_second": metrics["prefer_second"],
+                # judge.logprobs: agreement on the half of the rows the judge is surest of.
+                "agreement_surest_half": next((level["agreement"] for level in (metrics.get("coverage") or {})
+                                               .get("levels", []) if level["kept"] == 0.5), None),
             }
         )
     return rows
 
 
 def format_comparison(rows: list[dict]) -> str:
-    header = ["judge", "reference", "n", "parse rate", "agreement", "consistency", "prefer 1st", "prefer 2nd"]
-    keys = ["judge", "reference", "n", "parse_rate", "agreement", "consistency", "prefer_first", "prefer_second"]
+    header = ["judge", "reference", "n", "parse rate", "agreement", "surest 50%", "consistency", "prefer 1st",
+              "prefer 2nd"]
+    keys = ["judge", "reference", "n", "parse_rate", "agreement", "agreement_surest_half", "consistency",
+            "prefer_first", "prefer_second"]
 
     def cell(value) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+        return f"{value:.3f}" if isinstance(value, float) else "-" if value is None else str(value)
 
-    table = [header] + [[cell(r[k]) for k in keys] for r in rows]
+    table = [header] + [[cell(r.get(k)) for k in keys] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in table)
 

@@ -1,8 +1,10 @@
 """The engine interface shared by the backends: in-process models (vLLM, Hugging Face) and OpenAI-compatible APIs."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from judgelm_ray.engines.score_line import ScoreLine
 from judgelm_ray.tokenizer import IMAGE_TOKEN_KEYS
 
 
@@ -14,6 +16,20 @@ class GenerationParams:
     seed: int | None = None
     # Output is cut at the first stop string where one occurs; the stop string is not included.
     stop: tuple[str, ...] = ()
+    # Top-k logprobs returned for every generated token (`Generation.logprobs`); 0: none.
+    logprobs: int = 0
+    # Decoding of the first line is constrained to this score line, then free (judge.constrain: score_line).
+    score_line: ScoreLine | None = None
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """One generated token: its text as the engine decodes it alone (it may carry a leading space, or
+    SentencePiece's "▁" / byte-level BPE's "Ġ"), and the top-k candidates at its position,
+    {text: logprob}, the chosen one included."""
+
+    token: str
+    top: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,8 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     error: str | None = None
+    # Per generated token, with GenerationParams.logprobs > 0 (an engine may stop after the first line).
+    logprobs: list[TokenLogprobs] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,9 @@ Prompt = str | list[int] | ImagePrompt | ChatPrompt
 
 
 class JudgeEngine(Protocol):
-    def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
-        """One generation per prompt, in prompt order. ValueError: a prompt the engine cannot take (too
+    def generate(self, prompts: list[Prompt], params: GenerationParams | Sequence[GenerationParams]) -> list[Generation]:
+        """One generation per prompt, in prompt order. `params`: one for all, or one per prompt (those
+        differ only in `score_line`: rows of mode multi have different numbers of answers). ValueError: a prompt the engine cannot take (too
         long for its context once images are expanded, images a text model cannot read); the engine
         stays usable, and the judge actor then sends the prompts one by one."""
         ...

@@ -11,19 +11,20 @@ import re
 import time
 
 from judgelm_ray import tokenizer
-from judgelm_ray.engines.base import Generation, GenerationParams, ImagePrompt, Prompt
+from judgelm_ray.engines.base import Generation, ImagePrompt, Prompt
 from judgelm_ray.prompts import SINGLE_SCORE_PREFIX
 
 _ANSWER_START = re.compile(r"\[The Start of Assistant (\d+)'s Answer\]")
 
 
 class FixedLatencyEngine:
-    def __init__(self, model: str, *, latency_ms: float = 0.0, **_vllm_settings) -> None:
-        # dtype, max_model_len, tensor_parallel_size and seed mean nothing without a model.
+    def __init__(self, model: str, *, settings: dict | None = None, **_vllm_settings) -> None:
+        # dtype, max_model_len, tensor_parallel_size and seed mean nothing without a model; its one setting is
+        # judge.engine_settings.engine_kwargs.latency_ms.
         self.tokenizer = tokenizer.Tokenizer(model)
-        self.latency_s = latency_ms / 1000
+        self.latency_s = float((settings or {}).get("latency_ms", 0.0)) / 1000
 
-    def generate(self, prompts: list[Prompt], params: GenerationParams) -> list[Generation]:
+    def generate(self, prompts: list[Prompt], params) -> list[Generation]:
         generations = []
         for prompt in prompts:
             if isinstance(prompt, ImagePrompt):  # the images mean nothing without a model

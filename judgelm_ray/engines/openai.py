@@ -27,7 +27,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from judgelm_ray.engines.base import ChatPrompt, Generation, GenerationParams, ImagePrompt, Prompt, cut_at_stop
+from judgelm_ray.engines.base import (
+    ChatPrompt,
+    Generation,
+    GenerationParams,
+    ImagePrompt,
+    Prompt,
+    TokenLogprobs,
+    cut_at_stop,
+)
 
 # Worth another try (with every 5xx, the server's own trouble): a request timeout it reported, rate limited.
 RETRIED_STATUSES = frozenset({408, 429})
@@ -136,6 +144,9 @@ def request_body(prompt: Prompt, params: GenerationParams, model: str, api: str)
         body["seed"] = params.seed
     if params.stop:
         body["stop"] = list(params.stop)
+    if params.logprobs:  # the two APIs ask for top-k logprobs differently
+        body.update({"logprobs": params.logprobs} if api == "completions" else
+                    {"logprobs": True, "top_logprobs": params.logprobs})
     if isinstance(prompt, ImagePrompt):
         raise ValueError("engine openai does not send images")
     if api == "completions":
@@ -163,7 +174,27 @@ def read_answer(payload, api: str, stop: tuple[str, ...]) -> Generation:
     usage = usage if isinstance(usage, dict) else {}
     # Servers stop at the stop strings already; cutting again costs nothing and makes sure.
     return Generation(cut_at_stop(text or "", stop), int(usage.get("prompt_tokens") or 0),
-                      int(usage.get("completion_tokens") or 0))
+                      int(usage.get("completion_tokens") or 0), logprobs=read_logprobs(choice.get("logprobs"), api))
+
+
+def read_logprobs(logprobs, api: str) -> list[TokenLogprobs] | None:
+    """The score line's tokens and their top candidates from a choice's `logprobs` (None where the server
+    sent none: `confidence` is then null). Completions: parallel lists `tokens` / `top_logprobs`; chat: a
+    `content` list of {token, logprob, top_logprobs: [{token, logprob}]}."""
+    try:
+        if api == "completions":
+            pairs = [(token, dict(top or {})) for token, top in zip(logprobs["tokens"], logprobs["top_logprobs"])]
+        else:
+            pairs = [(item["token"], {c["token"]: c["logprob"] for c in item.get("top_logprobs") or []})
+                     for item in logprobs["content"]]
+    except (KeyError, TypeError):
+        return None
+    out = []
+    for token, top in pairs:
+        out.append(TokenLogprobs(token=token, top=top))
+        if "\n" in token:  # the score line is all the judgment's signal needs
+            break
+    return out
 
 
 def server_message(body: str) -> str:

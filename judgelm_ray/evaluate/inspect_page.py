@@ -17,7 +17,7 @@ from importlib import resources
 from judgelm_ray import runs, storage
 from judgelm_ray.console import number, percent
 from judgelm_ray.evaluate.inspect_rows import fetch_rows, gold_label, judgment_files, select_rows
-from judgelm_ray.evaluate.report import BIAS_PNG, CONFUSION_PNG, SCORES_PNG, pyplot
+from judgelm_ray.evaluate.report import BIAS_PNG, CONFUSION_PNG, COVERAGE_PNG, SCORES_PNG, pyplot
 
 PAGE = "inspect.html"
 DEFAULT_LIMIT = 200
@@ -39,7 +39,8 @@ _CATEGORY_NOTES = {
     "gold_disagreement": "the forward-order verdict differs from the gold verdict (as metrics.json's agreement counts)",
     "close_call": "the smallest |s1 - s2| (gap between the two best scores) among rows with scores",
 }
-_PLOTS = ((CONFUSION_PNG, "Confusion matrix"), (BIAS_PNG, "Order effects"), (SCORES_PNG, "Score differences"))
+_PLOTS = ((CONFUSION_PNG, "Confusion matrix"), (BIAS_PNG, "Order effects"), (SCORES_PNG, "Score differences"),
+          (COVERAGE_PNG, "Agreement vs coverage"))
 
 
 def clip(text: str | None) -> dict:

@@ -21,6 +21,10 @@ Definitions (JudgeLM `judgelm/llm_judge/eval_model_judgement.py`, which calls sk
   correct in both orders. A failed verdict (None) is never consistent and prefers no position.
 - Score correlations: Pearson, Spearman and Kendall (tau-b) between predicted and gold values.
 - Bootstrap: rows resampled with replacement from a seeded generator; 95 % percentile intervals.
+- Coverage: of the n rows that carry a confidence (the judge's probability of its verdict), keep
+  the ceil(p * n / 100) most confident for p in COVERAGE_PERCENTS, ties in confidence broken by
+  input order (the earlier row is kept); report the kept rows' agreement (as above) and the lowest
+  confidence kept. Rows without a confidence are left out and counted.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 
 ORDER_KEYS = ("agreement_swapped", "agreement_both", "consistency", "prefer_first", "prefer_second", "delta_bias", "total_bias")
+COVERAGE_PERCENTS = (50, 80, 90, 100)
 _POSITION = {"1": 1, "tie": 0, "2": -1}
 _FAILED = "failed"
 # Resampled rows held in memory at once while bootstrapping, so millions of rows stay cheap.
@@ -164,3 +169,20 @@ def correlations(predicted: Sequence[float], gold: Sequence[float]) -> dict:
         value = float(test(predicted, gold)[0])
         out[name] = None if math.isnan(value) else value
     return out
+
+
+def coverage(confidence: Sequence[float | None], gold: Sequence[str], predicted: Sequence[str | None],
+             percents: Sequence[int] = COVERAGE_PERCENTS) -> dict | None:
+    """Agreement of the most confident rows at each kept share; None when no row has a confidence."""
+    if not len(confidence) == len(gold) == len(predicted):
+        raise ValueError(f"confidence, gold and predictions differ in length: {len(confidence)}, {len(gold)}, {len(predicted)}")
+    ranked = sorted((i for i, c in enumerate(confidence) if c is not None), key=lambda i: -confidence[i])  # stable
+    if not ranked:
+        return None
+    levels = []
+    for share in percents:
+        kept = ranked[: -(-share * len(ranked) // 100)]  # ceil in integers: 0.7 * 10 is not 7 in floats
+        agreement = classification([gold[i] for i in kept], [predicted[i] for i in kept])["agreement"]
+        levels.append({"kept": share / 100, "rows": len(kept), "agreement": agreement,
+                       "threshold": float(confidence[kept[-1]])})
+    return {"with_confidence": len(ranked), "without_confidence": len(confidence) - len(ranked), "levels": levels}

@@ -7,7 +7,9 @@ Prediction formats (``PREDICTION_FORMATS``):
   both orders; JudgeLM scores the forward order), else ``verdict``, else the best of ``scores``.
   ``verdict_swapped`` (in the original answer order) gives the second order; in judge-job output
   a row has one only when ``judge_text_swapped`` is set. Optional ``gold_verdict``/``gold_scores``
-  and ``meta`` (JSON) are carried along, so the file can be its own gold.
+  and ``meta`` (JSON) are carried along, so the file can be its own gold. An optional ``confidence``
+  (the judge's probability of the row's verdict, in [0, 1]; null or NaN: unknown) ranks rows for the
+  agreement-vs-coverage table; files without the column have none.
 - ``pandalm-gpt``: PandaLM's gpt-3.5-turbo file: ``idx``, ``gpt_result`` "1"/"2"/"Tie"/"garbage"
   (garbage = parse failure).
 - ``pandalm``: PandaLM-7B's file: ``idx``, ``pandalm_result`` 0 (tie) / 1 / 2.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,7 +39,7 @@ from judgelm_ray.inputs.files import read_records
 # The judgment columns evaluation reads; judge texts and prompts stay on disk.
 _JUDGMENT_COLUMNS = (
     "id", "verdict", "verdict_forward", "verdict_swapped", "judge_text_swapped", "scores", "scores_forward",
-    "gold_verdict", "gold_scores", "mode", "meta",
+    "gold_verdict", "gold_scores", "mode", "meta", "confidence",
 )
 
 
@@ -58,6 +61,15 @@ def _gold_scores(value, where: str) -> list[float] | None:
         return [finite_number(score, "gold_scores", i) for i, score in enumerate(value)]
     except RowError as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+def _confidence(value, where: str) -> float | None:
+    """A row's confidence: a number in [0, 1]; None and NaN (unknown) are None, anything else an error."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{where}: field 'confidence': expected a number in [0, 1] or null, got {value!r}")
+    return float(value)
 
 
 def _files(path: str, what: str) -> list[tuple[str, bytes]]:
@@ -115,6 +127,7 @@ def _judgment(record: dict, where: str) -> dict:
         "gold_verdict": normalise_verdict(record.get("gold_verdict"), f"{where}: field 'gold_verdict'"),
         "gold_scores": _gold_scores(record.get("gold_scores"), where),
         "meta": _meta(record.get("meta")),
+        "confidence": _confidence(record.get("confidence"), where),
     }
 
 
@@ -177,7 +190,7 @@ def load_predictions(path: str, fmt: str = "judgments", group_by: tuple[str, ...
             raise ValueError(f"{where}: field 'id': duplicate id {row_id!r}, first used by {first_at[row_id]}")
         first_at[row_id] = where
         prediction = {"forward": None, "swapped": None, "both_orders": False, "scores": None, "no_verdict": False,
-                      "gold_verdict": None, "gold_scores": None, "meta": {}}
+                      "gold_verdict": None, "gold_scores": None, "meta": {}, "confidence": None}
         prediction.update(PREDICTION_FORMATS[fmt](record, where))
         prediction["columns"] = {c: record[c] for c in group_by if c in record}
         out[row_id] = prediction

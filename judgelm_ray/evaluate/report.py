@@ -16,6 +16,7 @@ from judgelm_ray.evaluate.scoring import score_pairs
 CONFUSION_PNG = "confusion.png"
 SCORES_PNG = "score_differences.png"
 BIAS_PNG = "position_bias.png"
+COVERAGE_PNG = "coverage.png"
 _LABEL_NAMES = {"1": "answer 1", "2": "answer 2", "tie": "tie", "failed": "parse failure"}
 
 
@@ -135,12 +136,34 @@ def plot_position_bias(result: dict, path: str) -> None:
     save_figure(figure, path)
 
 
+def plot_coverage(result: dict, path: str) -> None:
+    """Agreement of the most confident rows against the share kept, with the overall agreement as a line."""
+    plt = pyplot()
+    levels = result["coverage"]["levels"]
+    kept, agreement = [100 * v["kept"] for v in levels], [100 * (v["agreement"] or 0.0) for v in levels]
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.plot(kept, agreement, marker="o")
+    for x, y, level in zip(kept, agreement, levels):
+        axes.annotate(f"{y:.1f}%\nconf ≥ {level['threshold']:.2f}", (x, y), textcoords="offset points",
+                      xytext=(0, 8), ha="center", fontsize=8)
+    if result["agreement"] is not None:
+        axes.axhline(100 * result["agreement"], color="grey", linestyle="--", linewidth=1, label="agreement, all rows")
+        axes.legend(loc="lower left")
+    axes.set_xlim(min(kept) - 5, 106)
+    axes.set_ylim(max(0.0, min(agreement) - 10), min(100.0, max(agreement) + 8) + 4)
+    axes.invert_xaxis()  # reads left to right as doubtful rows are set aside
+    axes.set_xlabel("coverage: % of rows with a confidence kept (most confident first)")
+    axes.set_ylabel("agreement with gold %")
+    axes.set_title(f"Agreement vs coverage over {result['coverage']['with_confidence']:,} rows" + _failure_note(result))
+    save_figure(figure, path)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def render_markdown(result: dict, images: dict[str, str]) -> str:
-    """report.md: inputs, counts, main metrics with CIs, per class, confusion, order effects, scores, groups."""
+    """report.md: inputs, counts, main metrics with CIs, per class, confusion, coverage, order effects, scores, groups."""
     counts, failures, ci = result["counts"], result["parse_failures"], result["ci"]
     inputs = result["inputs"]
     lines = ["# Judge evaluation", "",
@@ -182,6 +205,8 @@ def render_markdown(result: dict, images: dict[str, str]) -> str:
             for label, counts_row in zip(confusion["gold"], confusion["matrix"])
         ])
         lines += ["", f"![confusion matrix]({images['confusion']})"]
+    if result.get("coverage"):
+        lines += _coverage_section(result["coverage"], images)
     if result["both_orders"]:
         lines += ["", "## Order effects (answers swapped)", ""]
         lines += _table(["metric", "%"], [[name, percent(result[name])] for name in (
@@ -204,6 +229,23 @@ def render_markdown(result: dict, images: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _coverage_section(coverage: dict, images: dict[str, str]) -> list[str]:
+    lines = ["", "## Agreement vs coverage", "",
+             "Agreement (forward order, parse failures as above) of the most confident rows only: the rows set "
+             "aside are the ones to route to a stronger judge. Rows are ranked by `confidence`, ties by row id; "
+             "the threshold is the lowest confidence kept.", ""]
+    lines += _table(["kept %", "rows", "agreement %", "confidence threshold"], [
+        [f"{100 * v['kept']:g}", f"{v['rows']:,}", percent(v["agreement"]), f"{v['threshold']:.3f}"]
+        for v in coverage["levels"]
+    ])
+    if coverage["without_confidence"]:
+        lines += ["", f"Evaluated rows without a confidence (e.g. parse failures), not in this table: "
+                  f"{coverage['without_confidence']:,}."]
+    if "coverage" in images:
+        lines += ["", f"![agreement vs coverage]({images['coverage']})"]
+    return lines
+
+
 def write_report(result: dict, rows: list[dict], out: str) -> dict[str, str]:
     """Write report.md and its plots under `out`; returns the image file names by kind."""
     images: dict[str, str] = {}
@@ -213,6 +255,9 @@ def write_report(result: dict, rows: list[dict], out: str) -> dict[str, str]:
     if result["both_orders"]:
         plot_position_bias(result, storage.join(out, BIAS_PNG))
         images["bias"] = BIAS_PNG
+    if result.get("coverage"):
+        plot_coverage(result, storage.join(out, COVERAGE_PNG))
+        images["coverage"] = COVERAGE_PNG
     if plot_score_differences(rows, storage.join(out, SCORES_PNG)):
         images["scores"] = SCORES_PNG
     storage.write_bytes(storage.join(out, "report.md"), render_markdown(result, images).encode("utf-8"))

@@ -1,7 +1,7 @@
 """Joined evaluation rows -> every number of metrics.json but the join counts.
 
 Metric definitions: `judgelm_ray.evaluate.metrics`. Rows of a mode without a verdict (single-
-answer grading) count only towards score correlations.
+answer grading) count only towards score correlations, so they have no coverage table either.
 
 Parse failures (a null verdict) follow a policy, and their number is always reported:
 - tie (default): counted as a tie, as JudgeLM (unparseable scores become [-1, -1], equal) and
@@ -76,6 +76,9 @@ def compute_metrics(rows: list[dict], policy: str = "tie", group_by: tuple[str, 
     gold = [r["gold_verdict"] for r in verdict_rows]
     result["ci"] = metrics.bootstrap_ci(gold, [r["forward"] for r in verdict_rows], bootstrap, seed)
     result["parse_failures"] = failures
+    # The forward verdicts ranked by the row's confidence; None when no row has one (older judgments).
+    result["coverage"] = metrics.coverage([r.get("confidence") for r in verdict_rows], gold,
+                                          [r["forward"] for r in verdict_rows])
     result["scores"] = metrics.correlations(*score_pairs(rows))
     result["groups"] = {}
     for column in group_by:

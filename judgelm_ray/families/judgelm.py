@@ -14,6 +14,7 @@ A single-turn row's prompt is byte-identical to JudgeLM's, so released checkpoin
 from __future__ import annotations
 
 from judgelm_ray import modes, prompts, verdicts
+from judgelm_ray.engines.score_line import ScoreLine
 from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.inputs.dialogue import as_text
 
@@ -55,6 +56,12 @@ def slots(row: dict) -> tuple[str, list[str], str | None]:
 
 def _turn(role: str, content: str) -> dict:
     return {"role": role, "content": content}
+
+
+def score_line(mode: str, n_answers: int) -> ScoreLine:
+    """The first line the judge writes for a row: a score per answer; single grading continues the
+    pre-filled "10" (`prompts.SINGLE_SCORE_PREFIX`) with " <score>"."""
+    return ScoreLine(1, lead=" ") if mode == "single" else ScoreLine(n_answers)
 
 
 def parse(text: str, mode: str, n_answers: int, policy: str) -> verdicts.ParsedJudgment:

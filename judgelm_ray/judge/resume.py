@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 from judgelm_ray import storage
 from judgelm_ray.judge.commit import PART_PREFIX
 from judgelm_ray.runs import RunFolder
-from judgelm_ray.spec import ENDPOINT_THROUGHPUT_ONLY, InputSpec, JudgeSpec
+from judgelm_ray.spec import ENDPOINT_THROUGHPUT_ONLY, ENGINE_THROUGHPUT_ONLY, InputSpec, JudgeSpec
 
-# Settings that change how fast rows are judged, never what a row's judgment is.
+# Settings that change how fast rows are judged, never what a row's judgment is (fixed_latency_ms: a
+# key of older versions, now engine_settings.engine_kwargs.latency_ms).
 THROUGHPUT_ONLY = {"input": {"split_mb", "block_rows"}, "judge": {"pool", "fixed_latency_ms", "preserve_order"}}
 
 
@@ -41,6 +42,8 @@ def judging_settings(spec: dict) -> dict:
     judge = {k: v for k, v in spec["judge"].items() if k not in THROUGHPUT_ONLY["judge"]}
     if judge.get("endpoint"):
         judge["endpoint"] = {k: v for k, v in judge["endpoint"].items() if k not in ENDPOINT_THROUGHPUT_ONLY}
+    if judge.get("engine_settings"):
+        judge["engine_settings"] = {k: v for k, v in judge["engine_settings"].items() if k not in ENGINE_THROUGHPUT_ONLY}
     return {
         "input": {k: v for k, v in spec["input"].items() if k not in THROUGHPUT_ONLY["input"]},
         "judge": judge,

@@ -22,7 +22,7 @@ from ray.data import ActorPoolStrategy, DataContext
 
 from judgelm_ray import connect, console, inputs, model_store, progress, storage
 from judgelm_ray.judge import commit, reading, resume, stages
-from judgelm_ray.judge.actor import JudgeActor, Secret
+from judgelm_ray.judge.actor import ConcurrentJudgeActor, JudgeActor, Secret, actor_placement
 from judgelm_ray.manifest import build_manifest, utc_now, write_failed_manifest
 from judgelm_ray.runs import RunFolder, check_room, resolve_judge_model
 from judgelm_ray.spec import JobSpec, JudgeSpec, resolved_dict
@@ -137,9 +137,29 @@ def _judge(spec: JobSpec, paths: RunFolder, plan: reading.InputPlan, api_key: Se
     )
     try:
         with display:
-            return _judge_rows(spec, paths, plan, tally, display, api_key)
+            counts, stats = _judge_rows(spec, paths, plan, tally, display, api_key)
+        stats["engine_settings"] = progress.notes(tally).get("engine_settings")
+        stats["engine_note"] = small_default_note(stats["engine_settings"], spec.judge)
+        return counts, stats
     finally:
         progress.stop_tally(tally)
+
+
+# vLLM's offline defaults on a GPU are 256-1024 sequences and 8192-16384 tokens a step; less holds a GPU back.
+_GPU_DEFAULTS_AT_LEAST = {"max_num_seqs": 256, "max_num_batched_tokens": 8192}
+
+
+def small_default_note(resolved: dict | None, judge: JudgeSpec) -> str | None:
+    """A line for the summary where vLLM, left to its defaults on a GPU, chose less than its offline engine does."""
+    if not resolved or judge.pool.gpus_per_actor == 0:
+        return None
+    small = [f"{name} {resolved[name]}" for name, least in _GPU_DEFAULTS_AT_LEAST.items()
+             if resolved.get(name) is not None and resolved[name] < least
+             and getattr(judge.engine_settings, name) is None]
+    if not small:
+        return None
+    return (f"vLLM fell back to a small default ({', '.join(small)}): set judge.engine_settings."
+            f"{small[0].split()[0]} to use the GPU fully")
 
 
 # Counts the judge stages add to the tally, as the progress display names them.
@@ -162,7 +182,7 @@ def _judge_rows(
     rows = reading.rows_pass(plan, spec.input, ids.first_rows, ray.put(done) if done else None)
 
     judge_clock = time.monotonic()
-    pool = judge.pool
+    pool, in_flight = judge.pool, judge.batches_in_flight
     sink = {"staging": paths.staging, "tally": tally}
     committed = rows.map_batches(
         stages.prepare_rows, batch_size=PREPARE_ROWS, batch_format="pyarrow",
@@ -175,14 +195,16 @@ def _judge_rows(
         # actor when it runs on CPU (gpus_per_actor: 0), where tokenizing would hold up generation.
         target_num_rows_per_block=pool.batch_size,
     ).map_batches(
-        JudgeActor,
+        ConcurrentJudgeActor if in_flight > 1 else JudgeActor,
         fn_constructor_kwargs={"judge": judge, "seed": spec.seed, "tally": tally, "api_key": api_key},
-        compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+        # With batches in flight, Ray Data hands an actor that many at once and its async __call__ takes
+        # them side by side (max_concurrency: Ray's limit of calls at once on one actor).
+        compute=ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors,
+                                  **({"max_tasks_in_flight_per_actor": in_flight} if in_flight > 1 else {})),
+        **({"max_concurrency": in_flight} if in_flight > 1 else {}),
         batch_size=pool.batch_size,
         batch_format="pyarrow",
-        num_gpus=pool.gpus_per_actor,
-        num_cpus=pool.cpus_per_actor,
-        accelerator_type=pool.accelerator_type,
+        **actor_placement(judge),
     ).map_batches(
         # Committing and parsing cost little CPU and reserve none: with a CPU reserved, Ray
         # Data's per-operator budget held them back behind the reading stage until it finished,

@@ -29,6 +29,11 @@ REQUEST = pa.struct(
         # Why the engine could not answer (text is then null): it refused the prompt (longer than its context
         # once images expand), or an API request failed after its retries. The row is then quarantined.
         ("engine_error", pa.string()),
+        # With judge.logprobs: the score line's tokens, each with its top candidates (engines.base.TokenLogprobs).
+        ("logprobs", pa.list_(pa.struct([
+            ("token", pa.string()),
+            ("top", pa.list_(pa.struct([("token", pa.string()), ("logprob", pa.float64())]))),
+        ]))),
     ]
 )
 REQUESTS = pa.list_(REQUEST)
@@ -66,6 +71,12 @@ JUDGMENT_SCHEMA = pa.schema(
         ("parse_error", pa.string()),
         ("scores_forward", _SCORES),
         ("scores_swapped", _SCORES),
+        # With judge.logprobs (`score_signal`): probability-weighted scores, and the verdict's probability.
+        ("expected_scores", _SCORES),
+        ("expected_scores_forward", _SCORES),
+        ("expected_scores_swapped", _SCORES),
+        ("confidence", pa.float64()),
+        ("margin", pa.float64()),
         ("judge_text_forward", pa.string()),
         ("judge_text_swapped", pa.string()),
         ("prompt_tokens_forward", pa.int64()),

@@ -14,7 +14,8 @@ import os
 
 import pyarrow as pa
 
-from judgelm_ray import families, modes, storage, tokenizer
+from judgelm_ray import families, modes, score_signal, storage, tokenizer
+from judgelm_ray.engines.base import TokenLogprobs
 from judgelm_ray.inputs import images
 from judgelm_ray.inputs.canonical import has_reference
 from judgelm_ray.judge import guard
@@ -248,11 +249,22 @@ def parse_judgments(batch: pa.Table, judge: JudgeSpec) -> pa.Table:
                 f"completion_tokens_{order}": request["completion_tokens"],
             })
         texts = {order: request["text"] or "" for order, request in by_order.items()}
-        judgment.update(modes.read(texts, judge.mode, family, len(row["answers"]), judge.parse))
+        merged = modes.read(texts, judge.mode, family, len(row["answers"]), judge.parse)
+        judgment.update(merged)
+        if judge.logprobs:
+            tokens = {order: _token_logprobs(request.get("logprobs")) for order, request in by_order.items()}
+            judgment.update(score_signal.row_signal(tokens, merged, len(row["answers"])))
         judgment.update(mode=judge.mode, template=judge.template, used_reference=row["use_reference"],
                         model=judge.model_name, engine=judge.engine, rubric=with_rubric(row, judge).get("rubric"))
         out.append(judgment)
     return pa.Table.from_pylist(out, schema=JUDGMENT_SCHEMA)
+
+
+def _token_logprobs(rows: list[dict] | None) -> list[TokenLogprobs] | None:
+    """The REQUEST schema's logprobs as the engine gave them."""
+    if rows is None:
+        return None
+    return [TokenLogprobs(token=t["token"], top={c["token"]: c["logprob"] for c in t["top"]}) for t in rows]
 
 
 STATS_COLUMNS = ("parse_error", "consistent", "prompt_tokens_forward", "prompt_tokens_swapped",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -130,3 +131,47 @@ def test_correlations():
     assert result["spearman"] == pytest.approx(-0.5) and result["kendall"] == pytest.approx(-1 / 3)
     assert metrics.correlations([5], [5]) == {"n": 1, "pearson": None, "spearman": None, "kendall": None}
     assert metrics.correlations([1, 1, 1], [1, 2, 3])["pearson"] is None
+
+
+# (confidence, gold, forward verdict), in input order: the five most confident are right, then 1 of 5.
+CONFIDENT = [(0.6, "2", "2"), (0.95, "2", "2"), (0.4, "2", "1"), (None, "1", "1"), (0.85, "tie", "tie"),
+             (0.99, "1", "1"), (0.6, "1", "2"), (0.7, "1", "2"), (0.9, "1", "1"), (0.55, "1", "2"), (0.8, "2", "2")]
+
+
+def _coverage(rows, percents=metrics.COVERAGE_PERCENTS):
+    return metrics.coverage(*zip(*rows), percents=percents)
+
+
+def test_coverage_keeps_the_most_confident_rows():
+    result = _coverage(CONFIDENT)
+    assert (result["with_confidence"], result["without_confidence"]) == (10, 1)  # the row without one is left out
+    assert [(v["kept"], v["rows"], v["threshold"]) for v in result["levels"]] == [
+        (0.5, 5, 0.8), (0.8, 8, 0.6), (0.9, 9, 0.55), (1.0, 10, 0.4)]
+    assert [v["agreement"] for v in result["levels"]] == pytest.approx([1.0, 6 / 8, 6 / 9, 6 / 10])
+
+
+def test_coverage_agreement_is_the_main_agreement_of_the_rows_kept():
+    rng = random.Random(11)
+    rows = [(rng.choice([None, 0.1, 0.5, rng.random()]), rng.choice("12"), rng.choice(["1", "2", "tie", None]))
+            for _ in range(37)]
+    ranked = sorted((r for r in rows if r[0] is not None), key=lambda r: -r[0])
+    for level in _coverage(rows)["levels"]:
+        kept = ranked[: level["rows"]]
+        assert level["rows"] == math.ceil(level["kept"] * len(ranked) - 1e-9)
+        assert level["agreement"] == metrics.classification([g for _, g, _ in kept], [p for _, _, p in kept])["agreement"]
+        assert level["threshold"] == kept[-1][0]
+
+
+def test_coverage_rounds_up_and_breaks_ties_by_input_order():
+    # 70 % of 10 is 7 rows: the two rows at 0.6 compete for the last place, and the earlier one wins.
+    assert _coverage(CONFIDENT, (70,))["levels"][0]["agreement"] == pytest.approx(6 / 7)
+    swapped = [CONFIDENT[6], *CONFIDENT[1:6], CONFIDENT[0], *CONFIDENT[7:]]
+    assert _coverage(swapped, (70,))["levels"][0]["agreement"] == pytest.approx(5 / 7)
+    assert _coverage([(0.9, "1", "1"), (0.5, "1", "2"), (0.7, "2", "2")], (50,))["levels"][0]["rows"] == 2  # ceil(1.5)
+
+
+def test_no_coverage_without_a_confidence():
+    assert metrics.coverage([None, None], ["1", "2"], ["1", "1"]) is None
+    assert metrics.coverage([], [], []) is None
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.coverage([0.5], ["1", "2"], ["1", "2"])

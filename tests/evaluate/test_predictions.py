@@ -30,7 +30,7 @@ def test_judgments_prefer_the_forward_verdict_and_carry_gold(tmp_path):
     predictions = load_predictions(path)
     assert predictions["a"] | {"meta": None} == {
         "forward": "1", "swapped": "2", "both_orders": True, "scores": [8, 3], "no_verdict": False,
-        "gold_verdict": "1", "gold_scores": None, "meta": None, "columns": {}}
+        "gold_verdict": "1", "gold_scores": None, "meta": None, "columns": {}, "confidence": None}
     assert predictions["a"]["meta"] == {"cat": "x"}
     assert (predictions["b"]["forward"], predictions["b"]["both_orders"]) == (None, False)  # judged in one order only
     assert predictions["7"]["forward"] == "2"
@@ -49,6 +49,23 @@ def test_gold_scores_a_predictions_file_carries_must_be_finite_numbers(tmp_path,
     with pytest.raises(ValueError) as raised:
         load_predictions(str(path))
     assert str(raised.value) == f"{path} row 1: {message}"
+
+
+def test_confidence_is_read_where_the_file_has_it(tmp_path):
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"id": "a", "verdict": "1", "confidence": 0.75}\n{"id": "b", "verdict": "1", "confidence": 1}\n'
+                    '{"id": "c", "verdict": null, "confidence": null}\n{"id": "d", "verdict": "2", "confidence": NaN}\n'
+                    '{"id": "e", "verdict": "2"}\n')
+    assert {k: v["confidence"] for k, v in load_predictions(str(path)).items()} == {
+        "a": 0.75, "b": 1.0, "c": None, "d": None, "e": None}  # NaN and a missing column: unknown
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", '"high"', "true"])
+def test_a_confidence_outside_zero_to_one_is_an_error(tmp_path, value):
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"id": "a", "verdict": "1", "confidence": %s}\n' % value)
+    with pytest.raises(ValueError, match=r"judgments.jsonl row 0: field 'confidence': expected a number in \[0, 1\]"):
+        load_predictions(str(path))
 
 
 def test_duplicate_prediction_ids_are_an_error(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from judgelm_ray.console import evaluation_summary
 from judgelm_ray.evaluate.report import (
     plot_confusion,
+    plot_coverage,
     plot_position_bias,
     plot_score_differences,
     render_markdown,
@@ -73,6 +74,22 @@ def test_plots_are_real_images(result, tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
+def _confident(rows: list[dict]) -> list[dict]:
+    return [r | {"confidence": c} for r, c in zip(rows, [0.9, 0.8, 0.4, None, 0.95, 0.6])]
+
+
+def test_markdown_shows_agreement_against_coverage(result):
+    confident = compute_metrics(_confident(ROWS), "tie", bootstrap=0)
+    text = render_markdown(result | {"coverage": confident["coverage"]}, {"bias": "b.png", "coverage": "coverage.png"})
+    section = text.split("## Agreement vs coverage", 1)[1].split("\n## ", 1)[0]
+    # by confidence: rows 4 (right), 0 (right), 1 (right), 5 (right), 2 (wrong); row 3 has none
+    assert "| kept % | rows | agreement % | confidence threshold |" in section
+    assert "| 50 | 3 | 100.00 | 0.800 |" in section and "| 80 | 4 | 100.00 | 0.600 |" in section
+    assert "| 90 | 5 | 80.00 | 0.400 |" in section and "| 100 | 5 | 80.00 | 0.400 |" in section
+    assert "without a confidence (e.g. parse failures), not in this table: 1." in section and "](coverage.png)" in section
+    assert "Agreement vs coverage" not in render_markdown(result, {"bias": "b.png"})  # judgments without confidence
+
+
 def test_write_report_skips_plots_it_has_no_data_for(result, tmp_path):
     rows = [r | {"scores": None, "both_orders": False, "swapped": None} for r in ROWS]
     one_order = compute_metrics(rows, bootstrap=0)
@@ -80,6 +97,17 @@ def test_write_report_skips_plots_it_has_no_data_for(result, tmp_path):
     assert images == {"confusion": "confusion.png"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "report.md"]
     assert "Order effects" not in (tmp_path / "report.md").read_text()
+    assert "Agreement vs coverage" not in (tmp_path / "report.md").read_text()
+
+
+def test_write_report_plots_coverage_when_rows_have_a_confidence(result, tmp_path):
+    confident = compute_metrics(_confident(ROWS), "tie", bootstrap=0)
+    images = write_report(confident | {k: result[k] for k in ("counts", "missing_ids", "inputs")}, ROWS, str(tmp_path))
+    assert images["coverage"] == "coverage.png"
+    _picture(tmp_path / "coverage.png")
+    assert "![agreement vs coverage](coverage.png)" in (tmp_path / "report.md").read_text()
+    plot_coverage(confident | {"agreement": None}, str(tmp_path / "no_line.png"))  # no overall agreement line
+    _picture(tmp_path / "no_line.png")
 
 
 def test_a_grading_run_shows_how_its_scores_follow_the_gold_scores():

@@ -85,3 +85,25 @@ def test_single_answer_rows_count_only_towards_score_correlations():
     assert result["scores"] == pytest.approx({"n": 3, "pearson": result["scores"]["pearson"], "spearman": 1.0, "kendall": 1.0})
     pairs = [_prediction("1", scores=[8, 6]) | {"gold_scores": [9, 5]}, _prediction("1", scores=[8, 6, 1]) | {"gold_scores": [1, 2, 3]}]
     assert score_pairs(pairs) == ([2], [4])  # answer 1 - answer 2; three answers are not compared
+
+
+def test_coverage_follows_the_parse_failure_policy():
+    # Row 1's forward failure has a confidence here: a tie (wrong for gold 2), a miss, or left out.
+    rows = [r | {"confidence": c} for r, c in zip(_rows(), [0.9, 0.8, None, 0.3])]
+    by_policy = {policy: compute_metrics(rows, policy, bootstrap=0)["coverage"] for policy in ("tie", "wrong", "exclude")}
+    assert [v["rows"] for v in by_policy["tie"]["levels"]] == [2, 3, 3, 3]  # of rows 0, 1 and 3
+    assert [v["agreement"] for v in by_policy["tie"]["levels"]] == pytest.approx([0.5, 1 / 3, 1 / 3, 1 / 3])
+    assert by_policy["wrong"] == by_policy["tie"]  # a tie and a miss are both wrong for gold "2"
+    assert by_policy["tie"]["without_confidence"] == 1  # row 2 (a swapped failure only): counted, not ranked
+    # exclude drops rows 1 and 2 (a failure in either order): rows 0 and 3 are left, both with a confidence
+    assert (by_policy["exclude"]["with_confidence"], by_policy["exclude"]["without_confidence"]) == (2, 0)
+    assert [v["agreement"] for v in by_policy["exclude"]["levels"]] == [1.0, 0.5, 0.5, 0.5]
+
+
+def test_no_coverage_without_confidence_or_without_verdicts():
+    assert compute_metrics(_rows(), bootstrap=0)["coverage"] is None  # rows as older judgments give them
+    assert compute_metrics([r | {"confidence": None} for r in _rows()], bootstrap=0)["coverage"] is None
+    graded = [_prediction(None, scores=[s], no_verdict=True, confidence=0.9) | {"id": str(s), "gold_verdict": None,
+                                                                                "gold_scores": [s], "groups": {}}
+              for s in (1, 2, 3)]
+    assert compute_metrics(graded, bootstrap=0)["coverage"] is None  # single-answer grading: no agreement to cover

@@ -44,7 +44,7 @@ def spec_dict(tmp_path: Path, model: str, data: str, **judge) -> dict:
     return {
         "name": "resume",
         "input": {"path": data},
-        "judge": {"model": model, "engine": "fixed-latency", "fixed_latency_ms": 4, "fast": True,
+        "judge": {"model": model, "engine": "fixed-latency", "engine_settings": {"engine_kwargs": {"latency_ms": 4}}, "fast": True,
                   "pool": {"gpus_per_actor": 0, "cpus_per_actor": 1, "batch_size": 64}, **judge},
         "output": str(tmp_path / "out"),
     }

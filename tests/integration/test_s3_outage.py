@@ -38,7 +38,7 @@ def test_a_run_survives_an_s3_outage_and_shows_it(tmp_path, tiny_model, monkeypa
         spec.write_text(yaml.safe_dump({
             "name": "outage",
             "input": {"path": str(REPO / "jobs" / "data" / "smoke.jsonl")},
-            "judge": {"model": tiny_model, "engine": "fixed-latency", "fixed_latency_ms": 50,
+            "judge": {"model": tiny_model, "engine": "fixed-latency", "engine_settings": {"engine_kwargs": {"latency_ms": 50}},
                       "pool": {"gpus_per_actor": 0, "batch_size": 4}},
             "output": "s3://judgelm/runs/outage",
         }))

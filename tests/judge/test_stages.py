@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pyarrow as pa
 import pytest
 from transformers import AutoTokenizer
@@ -123,6 +125,30 @@ def test_parse_judgments_maps_the_swapped_order_back_and_merges(tiny_model):
         "prompt_tokens": 600, "completion_tokens": 18, "injection_flagged": 0,
     }
     assert tuple(stats) == stages.JUDGMENT_STAT_KEYS
+
+
+def score_tokens(*positions: tuple[str, dict[str, float]]) -> list[dict]:
+    """A request's logprobs as the actor stores them: each token with its candidates' probabilities."""
+    return [{"token": token, "top": [{"token": t, "logprob": math.log(p)} for t, p in top.items()]}
+            for token, top in positions]
+
+
+def test_logprobs_give_expected_scores_and_the_verdicts_probability(tiny_model):
+    judge = judge_spec(tiny_model, swap=True, logprobs=True)
+    row = generated_row("8 3", "3 8")
+    forward = score_tokens(("8", {"8": 0.5, "6": 0.5}), (" ", {" ": 1.0}), ("3", {"3": 1.0}), ("\n", {"\n": 1.0}))
+    swapped = score_tokens(("3", {"3": 1.0}), (" ", {" ": 1.0}), ("8", {"8": 1.0}), ("\n", {"\n": 1.0}))
+    for request, tokens in zip(row["requests"], (forward, swapped)):
+        request["logprobs"] = tokens
+    without = generated_row("8 3", "3 8")
+    out, plain = stages.parse_judgments(generated_table([row, without]), judge).to_pylist()
+    assert out["verdict"] == "1" and out["scores"] == [8.0, 3.0]
+    assert out["expected_scores_forward"] == pytest.approx([7.0, 3.0])
+    assert out["expected_scores_swapped"] == pytest.approx([8.0, 3.0])  # mapped back to the original order
+    assert out["expected_scores"] == pytest.approx([7.5, 3.0])
+    assert out["confidence"] == pytest.approx(1.0) and out["margin"] == pytest.approx(1.0)
+    # A row whose engine returned no logprobs keeps its parsed scores, with no signal.
+    assert plain["scores"] == [8.0, 3.0] and plain["expected_scores"] is None and plain["confidence"] is None
 
 
 def test_single_mode_reads_the_score_after_the_prefilled_ten(tiny_model):
