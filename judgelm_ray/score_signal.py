@@ -206,6 +206,6 @@ def _confidence(orders: list[list[dict[int, float]]], merged: Mapping, count: in
     merged_outcomes = _merge_outcomes(*outcomes) if len(outcomes) == 2 else outcomes[0]
     if target not in merged_outcomes:
         raise ValueError(f"verdict {target!r} is not an outcome of {count} scores")
-    confidence = merged_outcomes[target]
+    confidence = min(1.0, merged_outcomes[target])  # sums of products can pass 1 by a rounding error
     rest = max(p for k, p in merged_outcomes.items() if k != target)
     return {"confidence": confidence, "margin": confidence - rest}
